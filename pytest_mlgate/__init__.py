@@ -1,0 +1,25 @@
+"""pytest-mlgate: a model's test suite as CI/CD gates.
+
+Importing the package is cheap on purpose: pytest imports it at start-up for every run, so the
+heavy parts (pandas, scikit-learn, skops) load only when the names below are first used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load", "profile"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "load":
+        from pytest_mlgate.delivery.loader import load
+
+        return load
+    if name == "profile":
+        from pytest_mlgate.data import profile
+
+        return profile
+    raise AttributeError(f"module 'pytest_mlgate' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Numbers only: metric registry, intervals, comparisons, drift. No pytest import here."""

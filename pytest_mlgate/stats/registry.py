@@ -1,0 +1,108 @@
+"""Known metric names and the direction in which each one improves.
+
+A bare number on a marker (``accuracy=0.9``) is only meaningful when the metric's direction is
+known; this table is where that knowledge lives. Names follow scikit-learn's scorer names, plus
+readable aliases and the plugin's own performance and drift readings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Direction = Literal["higher", "lower"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What the plugin knows about a metric name."""
+
+    name: str
+    direction: Direction
+    # "proportion": a share of counted events (Wilson intervals, McNemar);
+    # "ranking": ROC AUC (DeLong); "score": anything else computed from predictions (bootstrap);
+    # "performance"/"drift": readings of the plugin's own measurements.
+    kind: str
+    description: str = ""
+
+
+def _table() -> dict[str, MetricInfo]:
+    t: dict[str, MetricInfo] = {}
+
+    def add(name: str, direction: Direction, kind: str, description: str = "") -> None:
+        t[name] = MetricInfo(name, direction, kind, description)
+
+    for n in ("accuracy", "balanced_accuracy", "top_k_accuracy"):
+        add(n, "higher", "proportion")
+    for base in ("precision", "recall", "f1", "jaccard"):
+        add(base, "higher", "proportion" if base in ("precision", "recall") else "score")
+        for avg in ("micro", "macro", "weighted", "samples"):
+            add(f"{base}_{avg}", "higher", "score")
+    add("balanced_accuracy", "higher", "score")
+    for n in ("roc_auc", "roc_auc_ovr", "roc_auc_ovo", "roc_auc_ovr_weighted", "roc_auc_ovo_weighted"):
+        add(n, "higher", "ranking" if n == "roc_auc" else "score")
+    for n in ("average_precision", "matthews_corrcoef", "r2", "explained_variance", "d2_log_loss_score",
+              "d2_absolute_error_score", "adjusted_rand_score", "rand_score", "mutual_info_score",
+              "adjusted_mutual_info_score", "normalized_mutual_info_score", "homogeneity_score",
+              "completeness_score", "v_measure_score", "fowlkes_mallows_score", "cohen_kappa"):
+        add(n, "higher", "score")
+    for n in ("neg_log_loss", "neg_brier_score", "neg_mean_squared_error", "neg_mean_absolute_error",
+              "neg_root_mean_squared_error", "neg_mean_squared_log_error", "neg_median_absolute_error",
+              "neg_mean_absolute_percentage_error", "neg_mean_poisson_deviance",
+              "neg_mean_gamma_deviance", "neg_max_error", "neg_root_mean_squared_log_error"):
+        add(n, "higher", "score")
+    for n in ("log_loss", "brier_score", "mse", "mae", "rmse", "mean_squared_error",
+              "mean_absolute_error", "root_mean_squared_error", "median_absolute_error",
+              "mean_absolute_percentage_error", "max_error", "error_rate", "zero_one_loss",
+              "hamming_loss"):
+        add(n, "lower", "score")
+    # The plugin's performance readings (issue: performance gate).
+    for n in ("latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms",
+              "latency_mean_ms", "latency_max_ms", "latency_min_ms"):
+        add(n, "lower", "performance", "per-call latency in milliseconds")
+    add("throughput_rps", "higher", "performance", "calls or rows per second")
+    add("peak_memory_mb", "lower", "performance", "peak traced allocation in MiB")
+    add("rss_peak_mb", "lower", "performance", "peak resident set size in MiB")
+    add("model_size_mb", "lower", "performance", "serialized model size in MiB")
+    # Drift readings (issue: data and behaviour gates).
+    add("drift_share", "lower", "drift", "share of drifted columns")
+    add("drift_worst_effect", "lower", "drift", "largest effect size across columns")
+    add("invariance_violation_rate", "lower", "drift")
+    add("directional_violation_rate", "lower", "drift")
+    return t
+
+
+METRICS: dict[str, MetricInfo] = _table()
+
+# Readable names users type for scikit-learn's scorer names (lower-is-better spelled plainly).
+ALIASES: dict[str, str] = {
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "rmse": "root_mean_squared_error",
+    "auc": "roc_auc",
+}
+
+_SUFFIX_RULES: tuple[tuple[re.Pattern[str], Direction], ...] = (
+    (re.compile(r"^latency_.*_ms$"), "lower"),
+    (re.compile(r".*_(ms|seconds|s|mb|mib|bytes)$"), "lower"),
+    (re.compile(r"^neg_.*"), "higher"),
+    (re.compile(r".*_(rps|per_second)$"), "higher"),
+)
+
+
+def direction_of(name: str) -> Direction | None:
+    """The direction in which ``name`` improves, or ``None`` when it is not known."""
+    info = METRICS.get(name)
+    if info is not None:
+        return info.direction
+    for pattern, direction in _SUFFIX_RULES:
+        if pattern.match(name):
+            return direction
+    return None
+
+
+def closest_names(name: str, n: int = 3) -> list[str]:
+    """Known metric names that look like ``name``, best first (for 'did you mean')."""
+    return difflib.get_close_matches(name, list(METRICS) + list(ALIASES), n=n, cutoff=0.6)
