@@ -1,0 +1,55 @@
+"""The ``mlgate`` command. Each subcommand lives with the code it drives; this module only wires
+them into one argument parser and turns user mistakes into a message and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from pytest_mlgate import __version__
+from pytest_mlgate.errors import MlgateError
+
+# Modules that provide ``register(subparsers)``; each registered parser sets ``func`` to a
+# callable taking the parsed arguments and returning the exit status.
+COMMAND_MODULES: tuple[str, ...] = (
+    "pytest_mlgate.delivery.commands",
+    "pytest_mlgate.baseline_commands",
+    "pytest_mlgate.monitor",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlgate", description="Inspect baselines, the model registry and data drift."
+    )
+    parser.add_argument("--version", action="version", version=f"mlgate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args))
+    except MlgateError as exc:
+        print(f"mlgate: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The value objects every part of the plugin passes around: a measurement and a comparison.
+
+Both are JSON-safe through ``to_json``/``from_json``: they ride on pytest reports between
+pytest-xdist workers and the controller, and they end up in reports, baselines and artefacts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Verdict = Literal["pass", "fail", "inconclusive", "improved", "not_compared"]
+VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive", "improved", "not_compared")
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None else float(x)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One metric reading of one test.
+
+    ``low``/``high`` is the confidence interval at ``level`` (None when the metric has no
+    uncertainty, e.g. a number recorded by hand); ``n`` the number of evaluation rows or timed
+    calls; ``method`` how the interval was obtained ("wilson", "delong", "bootstrap", ...).
+    ``info`` holds JSON-safe extras (slice name, data fingerprint, machine, units).
+    """
+
+    name: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+    level: float | None = None
+    n: int | None = None
+    method: str | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_interval(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": _json_float(self.value),
+            "low": _json_float(self.low),
+            "high": _json_float(self.high),
+            "level": self.level,
+            "n": self.n,
+            "method": self.method,
+            "info": dict(self.info),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Measurement:
+        return cls(
+            name=str(d["name"]),
+            value=_from_json_float(d["value"]),
+            low=_num(d.get("low")),
+            high=_num(d.get("high")),
+            level=_num(d.get("level")),
+            n=None if d.get("n") is None else int(d["n"]),
+            method=d.get("method"),
+            info=dict(d.get("info") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verdict of one metric against a baseline or a champion model.
+
+    ``change`` is current minus reference in the metric's own units (for performance readings
+    ``ratio`` is current / reference). ``verdict``:
+      - "fail": worse than the reference by more than the margin, with significance;
+      - "inconclusive": the data cannot rule such a drop out;
+      - "pass": no drop beyond the margin;
+      - "improved": better than the reference beyond the margin, with significance;
+      - "not_compared": no comparison was possible; ``reason`` says why.
+    """
+
+    metric: str
+    verdict: Verdict
+    reference: str  # "baseline" or "champion"
+    reference_value: float | None = None
+    change: float | None = None
+    ratio: float | None = None
+    change_low: float | None = None
+    change_high: float | None = None
+    margin: float | None = None
+    p_value: float | None = None
+    method: str | None = None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "verdict": self.verdict,
+            "reference": self.reference,
+            "reference_value": _json_float(self.reference_value),
+            "change": _json_float(self.change),
+            "ratio": _json_float(self.ratio),
+            "change_low": _json_float(self.change_low),
+            "change_high": _json_float(self.change_high),
+            "margin": _json_float(self.margin),
+            "p_value": _json_float(self.p_value),
+            "method": self.method,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Comparison:
+        verdict = d["verdict"]
+        if verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {verdict!r}")
+        return cls(
+            metric=str(d["metric"]),
+            verdict=verdict,
+            reference=str(d.get("reference", "baseline")),
+            reference_value=_num(d.get("reference_value")),
+            change=_num(d.get("change")),
+            ratio=_num(d.get("ratio")),
+            change_low=_num(d.get("change_low")),
+            change_high=_num(d.get("change_high")),
+            margin=_num(d.get("margin")),
+            p_value=_num(d.get("p_value")),
+            method=d.get("method"),
+            reason=str(d.get("reason", "")),
+        )
+
+
+def _json_float(x: float | None) -> float | str | None:
+    # JSON has no NaN/inf; keep them visible as strings rather than failing or lying.
+    if x is None:
+        return None
+    x = float(x)
+    if math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _from_json_float(x: Any) -> float:
+    return float(x)
