@@ -1,0 +1,88 @@
+"""The model card: README.md in every artefact, from the card fields, gates, metrics and data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_mlgate.report.tables import fmt, fmt_interval, render
+
+# Card fields shown first, in this order, when given; any others follow alphabetically.
+KNOWN_FIELDS: tuple[str, ...] = ("description", "intended_use", "limitations", "owner", "license")
+
+
+def metric_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One flat dict per recorded metric: test, gate, name, value, interval, threshold, change."""
+    rows: list[dict[str, Any]] = []
+    for test in run.get("tests") or ():
+        if not isinstance(test, Mapping):
+            continue
+        for m in test.get("metrics") or ():
+            if not isinstance(m, Mapping):
+                continue
+            comp = m.get("comparison") if isinstance(m.get("comparison"), Mapping) else None
+            rows.append({
+                "test": str(test.get("nodeid", "?")), "gate": test.get("gate"),
+                "name": str(m.get("name", "?")), "value": m.get("value"), "low": m.get("low"),
+                "high": m.get("high"), "threshold": m.get("threshold"), "verdict": m.get("verdict"),
+                "change": comp.get("change") if comp else None,
+                "baseline": comp.get("reference_value") if comp else None,
+            })
+    return rows
+
+
+def _num(x: Any) -> str:
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return fmt(x)
+    return "-" if x is None else str(x)
+
+
+def render_card(*, name: str, manifest_meta: Mapping[str, Any], run: Mapping[str, Any],
+                card: Mapping[str, Any], data: Mapping[str, Any],
+                signature: Mapping[str, Any] | None) -> str:
+    """The README.md text (GitHub-flavoured Markdown)."""
+    lines = [f"# {name}", ""]
+    git = manifest_meta.get("git") or {}
+    commit = git.get("commit") or "unknown"
+    dirty = " (uncommitted changes)" if git.get("dirty") else ""
+    lines += [f"Published by pytest-mlgate {manifest_meta.get('mlgate_version', '?')} on "
+              f"{manifest_meta.get('created', '?')} from commit `{commit}`{dirty}. "
+              f"Model format: {manifest_meta.get('format', '?')}.", ""]
+    keys = [k for k in KNOWN_FIELDS if k in card] + sorted(k for k in card if k not in KNOWN_FIELDS)
+    if keys:
+        lines += ["## Model details", ""]
+        for k in keys:
+            v = card[k]
+            text = ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+            lines.append(f"- **{k.replace('_', ' ').capitalize()}**: {text}")
+        lines.append("")
+    gates = run.get("gates") if isinstance(run.get("gates"), Mapping) else {}
+    if gates:
+        lines += ["## Gates", ""]
+        rows = [[g, str(v.get("verdict", "?")), _num(v.get("passed")), _num(v.get("failed"))]
+                for g, v in gates.items() if isinstance(v, Mapping)]
+        lines += [render(["gate", "verdict", "passed", "failed"], rows, markdown=True), ""]
+    metrics = metric_rows(run)
+    if metrics:
+        lines += ["## Metrics", ""]
+        rows = [[r["name"], _num(r["value"]), fmt_interval(r["low"], r["high"]),
+                 _num(r["threshold"]), _num(r["baseline"]), _num(r["change"]),
+                 str(r["verdict"] or "-"), r["test"]] for r in metrics]
+        lines += [render(["metric", "value", "interval", "threshold", "baseline", "change",
+                          "verdict", "test"], rows, markdown=True), ""]
+    if data:
+        lines += ["## Data", ""]
+        rows = [[role, "x".join(map(str, d.get("shape") or [])) or "-", str(d.get("fingerprint"))]
+                for role, d in data.items()]
+        lines += [render(["role", "shape", "fingerprint"], rows, markdown=True), ""]
+    if signature and signature.get("kind") == "dataframe":
+        lines += ["## Input signature", ""]
+        rows = [[c["name"], c["dtype"]] for c in signature.get("columns", [])]
+        lines += [render(["column", "dtype"], rows, markdown=True), ""]
+    elif signature:
+        lines += ["## Input signature", "", f"Array of dtype `{signature.get('dtype')}`, "
+                  f"shape `{signature.get('shape')}`.", ""]
+    lines += ["## Loading", "", "```python", "import pytest_mlgate",
+              f'model = pytest_mlgate.load("{name}@latest")  # verifies every file first',
+              "```", ""]
+    return "\n".join(lines)

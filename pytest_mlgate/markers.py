@@ -1,0 +1,234 @@
+"""Gate markers -> validated gate specs.
+
+``@pytest.mark.validation(accuracy=">= 0.9", margin={"accuracy": 0.01}, key="clf")`` becomes a
+``GateSpec`` with one ``Threshold``. Everything a user can get wrong here raises ``MarkerError``
+with the test, the argument and the fix in the message; the plugin turns that into a collection
+error for that test. No pytest import: this is plain data validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import math
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from pytest_mlgate.errors import MarkerError
+from pytest_mlgate.stats.registry import direction_of
+
+GATES: tuple[str, ...] = ("unit", "integration", "performance", "validation")
+
+MARKER_HELP: dict[str, str] = {
+    "unit": "unit: mlgate unit gate (feature code, fast checks); no arguments.",
+    "integration": "integration: mlgate integration gate (the pipeline end to end); no arguments.",
+    "performance": (
+        "performance(**budgets, tolerance={}, key=None): mlgate performance gate; budgets such as "
+        "latency_p95_ms='<= 20', throughput_rps='>= 1000'."
+    ),
+    "validation": (
+        "validation(**thresholds, margin={}, key=None): mlgate validation gate; thresholds such as "
+        "accuracy='>= 0.9' or a bare number for a metric of known direction."
+    ),
+}
+
+# Keywords that are not thresholds, per gate marker.
+RESERVED: dict[str, tuple[str, ...]] = {
+    "unit": (),
+    "integration": (),
+    "performance": ("tolerance", "key"),
+    "validation": ("margin", "key"),
+}
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+# The operator is whatever precedes the number: anything not a digit, sign, dot or space.
+_THRESHOLD_RE = re.compile(r"^\s*(?P<op>[^\w\s.+-]*)\s*(?P<num>.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``metric op value``: the metric must satisfy this for the test to pass."""
+
+    metric: str
+    op: str
+    value: float
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.op in (">=", ">")
+
+    def holds(self, x: float) -> bool:
+        # A NaN never passes: every comparison with NaN is False.
+        return OPS[self.op](x, self.value)
+
+    @property
+    def text(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "op": self.op, "value": self.value, "text": self.text}
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """A test's gate and what its marker asks of it."""
+
+    gate: str
+    thresholds: tuple[Threshold, ...] = ()
+    margins: Mapping[str, float] = field(default_factory=dict)
+    tolerances: Mapping[str, float] = field(default_factory=dict)
+    key: str | None = None
+    source: str = "marker"  # "marker" or "path"
+
+    def threshold_for(self, metric: str) -> Threshold | None:
+        for t in self.thresholds:
+            if t.metric == metric:
+                return t
+        return None
+
+
+def parse_threshold(test: str, metric: str, raw: Any) -> Threshold:
+    """Parse ``">= 0.9"``, ``"<=20"`` or a bare number into a Threshold, or raise MarkerError."""
+    where = f"{test}: threshold {metric}={raw!r}"
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise MarkerError(
+            f"{where} is a {type(raw).__name__}; write a threshold as a string such as "
+            f"{metric}=\">= 0.9\" or a bare number"
+        )
+    if isinstance(raw, (int, float)):
+        op, number = None, float(raw)
+    else:
+        m = _THRESHOLD_RE.match(raw)
+        if m is None or not m.group("num"):
+            raise MarkerError(
+                f"{where} has no number; write it as \"<op> <number>\" with op one of >=, >, <=, <"
+            )
+        op = m.group("op") or None
+        try:
+            number = float(m.group("num"))
+        except ValueError:
+            raise MarkerError(
+                f"{where}: {m.group('num')!r} is not a number; write it as \"<op> <number>\", "
+                f"for example {metric}=\">= 0.9\""
+            ) from None
+        if op is not None and op not in OPS:
+            raise MarkerError(
+                f"{where}: unknown operator {op!r}; use one of >=, >, <=, <"
+            )
+    if not math.isfinite(number):
+        raise MarkerError(f"{where}: the threshold must be a finite number")
+    if op is None:
+        direction = direction_of(metric)
+        if direction is None:
+            raise MarkerError(
+                f"{where}: a bare number needs a metric whose direction is known, and {metric!r} is "
+                f"not one; write {metric}=\">= {number:g}\" or {metric}=\"<= {number:g}\""
+            )
+        op = ">=" if direction == "higher" else "<="
+    return Threshold(metric=metric, op=op, value=number)
+
+
+def _number_map(test: str, gate: str, keyword: str, raw: Any, *, allow_scalar: bool) -> dict[str, float]:
+    """``margin={"accuracy": 0.01}`` (or a scalar for all metrics, stored under ``"*"``)."""
+    where = f"{test}: {gate}({keyword}={raw!r})"
+    if allow_scalar and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        items: Iterable[tuple[Any, Any]] = [("*", raw)]
+    elif isinstance(raw, Mapping):
+        items = raw.items()
+    else:
+        raise MarkerError(
+            f"{where}: expected a mapping of metric name to number, e.g. {keyword}={{\"accuracy\": 0.01}}"
+        )
+    out: dict[str, float] = {}
+    for name, value in items:
+        if not isinstance(name, str):
+            raise MarkerError(f"{where}: metric names must be strings, got {name!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise MarkerError(
+                f"{where}: {keyword} for {name!r} must be a finite number >= 0, got {value!r}"
+            )
+        out[name] = float(value)
+    return out
+
+
+def spec_from_marker(test: str, gate: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> GateSpec:
+    """Validate one gate marker's arguments; ``test`` names the test in error messages."""
+    if args:
+        raise MarkerError(
+            f"{test}: @pytest.mark.{gate} takes keyword arguments only, got positional {list(args)!r}"
+        )
+    reserved = RESERVED[gate]
+    if gate in ("unit", "integration") and kwargs:
+        raise MarkerError(
+            f"{test}: @pytest.mark.{gate} takes no arguments, got {sorted(kwargs)}; thresholds belong "
+            f"on @pytest.mark.validation or @pytest.mark.performance"
+        )
+    thresholds: list[Threshold] = []
+    margins: dict[str, float] = {}
+    tolerances: dict[str, float] = {}
+    key: str | None = None
+    for name, raw in kwargs.items():
+        if name == "key":
+            if not isinstance(raw, str) or not raw.strip():
+                raise MarkerError(f"{test}: {gate}(key={raw!r}) must be a non-empty string")
+            key = raw
+        elif name == "margin" and "margin" in reserved:
+            margins = _number_map(test, gate, name, raw, allow_scalar=True)
+        elif name == "tolerance" and "tolerance" in reserved:
+            tolerances = _number_map(test, gate, name, raw, allow_scalar=True)
+        elif isinstance(raw, (str, int, float)):
+            if name in ("margin", "tolerance"):
+                other = "validation" if name == "margin" else "performance"
+                raise MarkerError(f"{test}: {name}= belongs on @pytest.mark.{other}, not on {gate}")
+            thresholds.append(parse_threshold(test, name, raw))
+        else:
+            hint = difflib.get_close_matches(name, reserved, n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else (
+                f"{gate} accepts thresholds (metric=\"<op> <number>\")"
+                + (f" and {', '.join(reserved)}" if reserved else "")
+            )
+            raise MarkerError(
+                f"{test}: unknown keyword {name}={raw!r} on @pytest.mark.{gate}; {fix}"
+            )
+    return GateSpec(gate=gate, thresholds=tuple(thresholds), margins=margins, tolerances=tolerances, key=key)
+
+
+@dataclass(frozen=True)
+class GatePath:
+    gate: str
+    pattern: str
+
+
+def parse_gate_paths(entries: Sequence[str]) -> tuple[GatePath, ...]:
+    """``["unit:tests/unit", "integration:tests/integration"]`` -> GatePath tuples.
+
+    Raises ValueError with the offending entry; the settings layer turns it into a UsageError.
+    """
+    out: list[GatePath] = []
+    for entry in entries:
+        gate, sep, pattern = entry.partition(":")
+        gate, pattern = gate.strip(), pattern.strip().rstrip("/")
+        if not sep or not pattern:
+            raise ValueError(f"{entry!r} is not GATE:PATH (for example unit:tests/unit)")
+        if gate not in GATES:
+            raise ValueError(f"{entry!r} names unknown gate {gate!r}; gates are {', '.join(GATES)}")
+        out.append(GatePath(gate, pattern))
+    return tuple(out)
+
+
+def gate_for_path(relpath: PurePath, paths: Sequence[GatePath]) -> str | None:
+    """The gate of the first entry whose directory contains ``relpath`` (or whose glob matches it)."""
+    text = relpath.as_posix()
+    for gp in paths:
+        if text == gp.pattern or text.startswith(gp.pattern + "/") or fnmatch.fnmatch(text, gp.pattern):
+            return gp.gate
+    return None

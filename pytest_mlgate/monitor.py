@@ -1,0 +1,127 @@
+"""``mlgate drift``: compare a data file with the reference profile stored in an artefact.
+
+The monitoring job after deployment: exit 1 when the data drifted, 0 when not, 2 on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytest_mlgate.errors import DriftError, MlgateError
+
+PROFILE_FILE = "profile.json"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``drift`` subcommand to the ``mlgate`` parser."""
+    p = subparsers.add_parser(
+        "drift",
+        help="compare a CSV/Parquet file with an artefact's reference profile",
+        description="Compare DATA_FILE (CSV or Parquet) column by column with the reference "
+        "profile (profile.json) of an artefact. Exit status: 0 no drift, 1 drift, 2 error.",
+    )
+    p.add_argument("reference", metavar="ARTIFACT_OR_REF",
+                   help="artefact directory, registry reference (name, name@alias, "
+                   "name@version), or a profile.json file")
+    p.add_argument("data", metavar="DATA_FILE", help="current data, .csv or .parquet")
+    p.add_argument("--registry", default=None, help="registry directory "
+                   "(default .mlgate/registry)")
+    p.add_argument("--columns", nargs="+", default=None, metavar="COLUMN",
+                   help="compare only these columns")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="family-wise significance level (default 0.05)")
+    p.add_argument("--numeric-threshold", type=float, default=None,
+                   help="Wasserstein distance in reference SDs (default 0.1)")
+    p.add_argument("--categorical-threshold", type=float, default=None,
+                   help="Jensen-Shannon distance (default 0.1)")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--json", dest="json_out", default=None, metavar="PATH",
+                   help="also write the full result as JSON")
+    p.set_defaults(func=run)
+
+
+def load_profile(ref: str, registry: str | None = None) -> Any:
+    """The reference Profile for ``ref``: a profile.json file, an artefact directory (verified
+    first), or a registry reference resolved in ``registry``."""
+    from pytest_mlgate.data import Profile
+
+    path = Path(ref)
+    if path.is_file():
+        return _read_profile(path, Profile)
+    if path.is_dir() and not (path / "manifest.json").is_file():
+        if (path / PROFILE_FILE).is_file():
+            return _read_profile(path / PROFILE_FILE, Profile)
+        raise DriftError(f"{ref!r} is a directory with neither manifest.json nor {PROFILE_FILE}; "
+                         "pass an artefact directory, a registry reference or a profile.json.")
+    from pytest_mlgate.delivery.registry import resolve_ref
+    from pytest_mlgate.delivery.verify import verify_artifact
+
+    artefact = resolve_ref(ref, registry)
+    manifest = verify_artifact(artefact)
+    if PROFILE_FILE not in manifest.get("files", {}):
+        raise DriftError(f"artefact {str(artefact)!r} has no {PROFILE_FILE}: it was delivered "
+                         "without a training set. Pass data={'train': X_train} to "
+                         "mlgate.candidate(...) so the reference profile is stored.")
+    return _read_profile(artefact / PROFILE_FILE, Profile)
+
+
+def _read_profile(path: Path, cls: Any) -> Any:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DriftError(f"cannot read the profile {str(path)!r}: {exc}") from exc
+    return cls.from_json(doc)
+
+
+def read_table(path: str) -> Any:
+    """A DataFrame from a .csv (any compression pandas knows) or .parquet file."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise DriftError(f"data file {path!r} does not exist.")
+    name = p.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError as exc:
+                raise DriftError("reading Parquet needs pyarrow: "
+                                 "pip install 'pytest-mlgate[parquet]'.") from exc
+            return pd.read_parquet(p)
+        if ".csv" in name or name.endswith(".txt"):
+            return pd.read_csv(p)
+    except MlgateError:
+        raise
+    except Exception as exc:  # parser errors differ by engine; the user needs the message
+        raise DriftError(f"cannot read {path!r}: {exc}") from exc
+    raise DriftError(f"data file {path!r}: unknown format; use .csv or .parquet.")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mlgate drift``; returns the exit status."""
+    from pytest_mlgate.stats.drift import check_drift
+
+    prof = load_profile(args.reference, args.registry)
+    current = read_table(args.data)
+    kwargs: dict[str, Any] = {}
+    for key in ("alpha", "numeric_threshold", "categorical_threshold"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    result = check_drift(prof, current, columns=args.columns, **kwargs)
+    if args.json_out:
+        from pytest_mlgate.atomic import write_json
+
+        write_json(args.json_out, result.to_json())
+    if args.markdown:
+        verdict = "**drift**" if result.drifted else "no drift"
+        print(f"{verdict}: {len(result.drifted_columns)} of {len(result.columns)} columns\n")
+        print(result.table(markdown=True))
+    else:
+        print(result.message())
+    sys.stdout.flush()
+    return 1 if result.drifted else 0

@@ -1,0 +1,335 @@
+"""pytest wiring only: options, ini keys, markers, the fixtures and hook registration.
+
+The work happens elsewhere: ``markers`` validates marker arguments, ``recorder`` is the fixture
+object, ``session`` decides verdicts on the controller, ``xdist`` carries data between
+pytest-xdist workers and the controller, ``report`` renders, ``delivery`` ships the model.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_mlgate import hookspecs
+from pytest_mlgate.errors import ConfigError, MarkerError, MlgateError
+from pytest_mlgate.markers import GATES, MARKER_HELP, GateSpec, gate_for_path, spec_from_marker
+from pytest_mlgate.recorder import Mlgate, SessionServices, TestRecord, finish_record, test_seed, write_samples
+from pytest_mlgate.session import GateSession
+from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+SERVICES_KEY = pytest.StashKey[SessionServices]()
+SESSION_KEY = pytest.StashKey[GateSession]()
+SEED_KEY = pytest.StashKey[int]()
+DESELECTED_KEY = pytest.StashKey[int]()
+SPEC_KEY = pytest.StashKey["GateSpec | None"]()
+RECORD_KEY = pytest.StashKey[TestRecord]()
+
+PERF_GROUP = "mlgate-performance"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlgate", "model CI/CD gates (pytest-mlgate)")
+    for opt in OPTIONS:
+        if opt.flag:
+            if opt.kind == "bool":
+                group.addoption(opt.flag, action="store_true", default=None, dest=option_dest(opt),
+                                help=f"{opt.help} (ini: {opt.ini})")
+            else:
+                group.addoption(opt.flag, action="store", default=None, dest=option_dest(opt),
+                                metavar="N" if opt.kind == "int" else "PATH",
+                                help=f"{opt.help} (ini: {opt.ini})")
+        default = list(opt.default) if opt.kind == "lines" else None
+        parser.addini(opt.ini, f"{opt.help} (default: {opt.default!r})", type=opt.ini_type, default=default)
+
+
+def _worker_input(config: pytest.Config) -> dict[str, Any] | None:
+    return getattr(config, "workerinput", None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for gate in GATES:
+        config.addinivalue_line("markers", MARKER_HELP[gate])
+    try:
+        settings = resolve(lambda dest: config.getoption(dest, None), config.getini, config.rootpath)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"pytest-mlgate: {exc}") from None
+    config.stash[SETTINGS_KEY] = settings
+    workerinput = _worker_input(config)
+    if workerinput is not None:
+        seed = int(workerinput["mlgate_seed"])
+        staging = Path(workerinput["mlgate_staging"]) if workerinput.get("mlgate_staging") else None
+        workers = int(workerinput.get("workercount", 1))
+    else:
+        seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**32)
+        staging = None
+        workers = 1
+    config.stash[SEED_KEY] = seed
+    config.stash[DESELECTED_KEY] = 0
+    services = SessionServices(config, settings, staging, workers)
+    config.stash[SERVICES_KEY] = services
+    if workerinput is None and (settings.gate_mode or settings.report or settings.markdown):
+        gs = GateSession(config, settings, seed)
+        config.stash[SESSION_KEY] = gs
+        config.pluginmanager.register(gs, "mlgate-session")
+        if settings.gate_mode:
+            try:
+                services.baseline  # noqa: B018 - load now so a corrupt file stops the run at once
+            except MlgateError as exc:
+                raise pytest.UsageError(f"pytest-mlgate: {exc}") from None
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_mlgate.xdist import XdistHooks
+
+        config.pluginmanager.register(XdistHooks(config), "mlgate-xdist")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    settings = config.stash[SETTINGS_KEY]
+    seed = config.stash[SEED_KEY]
+    if not settings.gate_mode:
+        return [f"mlgate: seed {seed} (gate mode off; --mlgate turns it on)"]
+    parts = [f"mlgate: gate mode on, seed {seed} (--mlgate-seed {seed} repeats it)"]
+    parts.append(f"mlgate: required gates {', '.join(settings.required_gates) or 'none'}; "
+                 f"baseline {_rel(config, settings.baseline)}"
+                 + (" (update)" if settings.update_baseline else ""))
+    if settings.deliver:
+        parts.append(f"mlgate: deliver to {_rel(config, settings.registry)}")
+    return parts
+
+
+def _rel(config: pytest.Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.rootpath))
+    except ValueError:
+        return str(path)
+
+
+# -- collection ---------------------------------------------------------------------------------
+
+def _spec_for(item: pytest.Item) -> GateSpec | None:
+    """The item's gate spec, validated; MarkerError for a bad marker."""
+    found: dict[str, Any] = {}
+    for mark in item.iter_markers():
+        if mark.name in GATES and mark.name not in found:
+            found[mark.name] = mark
+    if len(found) > 1:
+        raise MarkerError(
+            f"{item.nodeid}: a test belongs to one gate, but it is marked {' and '.join(sorted(found))}; "
+            f"keep one of the markers"
+        )
+    if found:
+        (gate, mark), = found.items()
+        return spec_from_marker(item.nodeid, gate, mark.args, mark.kwargs)
+    settings = item.config.stash[SETTINGS_KEY]
+    if settings.gate_paths:
+        try:
+            rel = Path(item.path).relative_to(item.config.rootpath)
+        except ValueError:
+            return None
+        gate = gate_for_path(rel, settings.gate_paths)
+        if gate is not None:
+            return GateSpec(gate=gate, source="path")
+    return None
+
+
+def _attach_spec(item: pytest.Item) -> GateSpec | None:
+    if SPEC_KEY in item.stash:
+        return item.stash[SPEC_KEY]
+    try:
+        spec = _spec_for(item)
+    except MarkerError as exc:
+        message = str(exc)
+    else:
+        message = ""
+    if message:
+        # Outside the except block, so the collection error shows our message once, unchained.
+        pytest.fail(message, pytrace=False)
+    item.stash[SPEC_KEY] = spec
+    if spec is not None and spec.gate == "performance" and item.config.pluginmanager.hasplugin("xdist"):
+        item.add_marker(pytest.mark.xdist_group(PERF_GROUP))
+    return spec
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
+    result = yield
+    if result is None:
+        return result
+    for node in result if isinstance(result, list) else [result]:
+        if isinstance(node, pytest.Item):
+            _attach_spec(node)
+    return result
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Items that do not come from Python collection (doctests, other plugins' items).
+    if SPEC_KEY not in item.stash:
+        try:
+            item.stash[SPEC_KEY] = _spec_for(item)
+        except MarkerError:
+            item.stash[SPEC_KEY] = None
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if not items:
+        return
+    config = items[0].config
+    n = sum(1 for item in items if item.stash.get(SPEC_KEY, None) is not None)
+    config.stash[DESELECTED_KEY] = config.stash.get(DESELECTED_KEY, 0) + n
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gs = session.config.stash.get(SESSION_KEY, None)
+    if gs is not None:
+        gs.add_collected(item.nodeid for item in session.items)
+        gs.deselected_gated = session.config.stash.get(DESELECTED_KEY, 0)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+def _record_for(item: pytest.Item) -> TestRecord:
+    record = item.stash.get(RECORD_KEY, None)
+    if record is None:
+        spec = item.stash.get(SPEC_KEY, None)
+        record = TestRecord(nodeid=item.nodeid.split("@" + PERF_GROUP)[0], spec=spec)
+        record.seed = test_seed(item.config.stash[SEED_KEY], record.nodeid)
+        item.stash[RECORD_KEY] = record
+    return record
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    settings = item.config.stash[SETTINGS_KEY]
+    if settings.gate_mode or settings.seed is not None:
+        seed = test_seed(item.config.stash[SEED_KEY], item.nodeid.split("@" + PERF_GROUP)[0])
+        random.seed(seed)
+        np = sys.modules.get("numpy")
+        if np is not None:
+            np.random.seed(seed)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    spec = item.stash.get(SPEC_KEY, None)
+    try:
+        result = yield
+    except BaseException:
+        record = item.stash.get(RECORD_KEY, None)
+        if record is not None:
+            _finish(item, record)
+        raise
+    record = item.stash.get(RECORD_KEY, None)
+    if record is None and spec is not None and spec.thresholds:
+        record = _record_for(item)
+    if record is not None:
+        failures = _finish(item, record)
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
+    return result
+
+
+def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
+    settings = item.config.stash[SETTINGS_KEY]
+    services = item.config.stash[SERVICES_KEY]
+    failures = finish_record(record, settings, services)
+    if settings.update_baseline and record.samples:
+        write_samples(record, services.staging_dir("samples"))
+    return failures
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    spec = item.stash.get(SPEC_KEY, None)
+    record = item.stash.get(RECORD_KEY, None)
+    if spec is None and record is None:
+        return report
+    if call.when == "teardown" and record is not None:
+        report.mlgate = record.to_json()
+    else:
+        report.mlgate = {"gate": spec.gate if spec else None}
+    return report
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def mlgate(request: pytest.FixtureRequest) -> Mlgate:
+    """pytest-mlgate's fixture: ``record``, ``evaluate``, ``benchmark``, ``candidate``, ...
+
+    See docs/fixture.md.
+    """
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    config = request.config
+    return Mlgate(item, _record_for(item), config.stash[SETTINGS_KEY], config.stash[SERVICES_KEY])
+
+
+class SessionHandle:
+    """The session-scoped side of the fixture: register the candidate from a session fixture."""
+
+    def __init__(self, services: SessionServices, seed: int) -> None:
+        self._services = services
+        self.seed = seed
+
+    def candidate(self, model: Any, *, name: str, example: Any = None, data: Any = None,
+                  card: Any = None) -> Any:
+        """Same as ``mlgate.candidate``: name the model to deliver when every gate passes."""
+        __tracebackhide__ = True
+        return self._services.add_candidate(model, name=name, example=example, data=data, card=card)
+
+
+@pytest.fixture(scope="session")
+def mlgate_session(request: pytest.FixtureRequest) -> SessionHandle:
+    """Session-scoped access to ``candidate`` and the session ``seed``."""
+    config = request.config
+    return SessionHandle(config.stash[SERVICES_KEY], config.stash[SEED_KEY])
+
+
+# -- the end ------------------------------------------------------------------------------------
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    services = config.stash[SERVICES_KEY]
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["mlgate"] = {
+            "deselected_gated": config.stash.get(DESELECTED_KEY, 0),
+            "candidates": services.candidates,
+        }
+        return
+    gs = config.stash.get(SESSION_KEY, None)
+    if gs is None:
+        return
+    from pytest_mlgate.session import finish_run
+
+    status = finish_run(config, gs, services, int(exitstatus))
+    if status != int(exitstatus):
+        session.exitstatus = status
+    if services.staging is not None and _worker_input(config) is None:
+        shutil.rmtree(services.staging, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    gs = config.stash.get(SESSION_KEY, None)
+    if gs is None or gs.result is None or not config.stash[SETTINGS_KEY].gate_mode:
+        return
+    from pytest_mlgate.report.render import render_terminal
+
+    report = gs.result.to_json()
+    terminalreporter.write_sep("=", "mlgate gates")
+    for line in render_terminal(report).splitlines():
+        markup = {}
+        if "FAIL" in line or "INCOMPLETE" in line:
+            markup = {"red": True}
+        terminalreporter.write_line(line, **markup)

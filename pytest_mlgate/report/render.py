@@ -1,0 +1,112 @@
+"""The gate table and the metric table, for the terminal and for Markdown.
+
+Both render from the JSON report's content (``RunResult.to_json()``), so the terminal, the
+Markdown file and the JSON file can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_mlgate.report.tables import fmt, fmt_interval, render
+
+GATE_HEADERS = ("gate", "passed", "failed", "errored", "skipped", "verdict")
+METRIC_HEADERS = ("test", "metric", "value", "interval", "threshold", "baseline", "change", "verdict")
+
+
+def _verdict_word(v: str | None) -> str:
+    return {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "improved": "IMPROVED",
+            "not_compared": "NOT COMPARED", "empty": "-", "none": "-"}.get(v or "none", str(v).upper())
+
+
+def gate_rows(report: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for gate, g in report["gates"].items():
+        verdict = _verdict_word(g["verdict"])
+        if g["verdict"] == "fail" and g.get("reason") and not (g["failed"] or g["errored"]):
+            verdict += f" ({g['reason']})"
+        name = gate + ("" if g["required"] else " (optional)")
+        rows.append([name, str(g["passed"]), str(g["failed"]), str(g["errored"]), str(g["skipped"]), verdict])
+    return rows
+
+
+def _short_test(nodeid: str) -> str:
+    return nodeid.rsplit("/", 1)[-1]
+
+
+def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[str]]:
+    rows = []
+    for t in report["tests"]:
+        for m in t.get("metrics", []):
+            c = m.get("comparison") or {}
+            th = m.get("threshold") or {}
+            change = "-"
+            if c.get("ratio") is not None and c.get("change") is None:
+                change = f"x{fmt(c['ratio'])}"
+            elif c.get("change") is not None:
+                change = f"{c['change']:+.4g}"
+            base = fmt(c.get("reference_value")) if c else "-"
+            if c.get("reference") == "champion":
+                base = f"{base} (champion)"
+            verdict = _verdict_word(m.get("verdict"))
+            if m.get("info", {}).get("shared_cpu"):
+                verdict += " (shared cpu)"
+            rows.append([
+                t["nodeid"] if markdown else _short_test(t["nodeid"]),
+                m["name"],
+                fmt(m["value"]) if not isinstance(m["value"], str) else m["value"],
+                fmt_interval(m.get("low"), m.get("high")),
+                th.get("text", "-") if th else "-",
+                base,
+                change,
+                verdict,
+            ])
+    return rows
+
+
+def summary_lines(report: Mapping[str, Any]) -> list[str]:
+    run = report["run"]
+    lines = []
+    verdict = "PASSED" if report["verdict"] == "pass" else "FAILED"
+    status = "complete" if run["complete"] else "INCOMPLETE"
+    lines.append(f"mlgate: gates {verdict}; run {status}; seed {run['seed']}")
+    for r in run.get("incomplete_reasons", []):
+        lines.append(f"  incomplete: {r}")
+    for f in report.get("failures", []):
+        lines.append(f"  failed: {f}")
+    b = report.get("baseline") or {}
+    if b.get("message"):
+        lines.append(f"  baseline: {b['message']}")
+    d = report.get("delivery")
+    if d and d.get("message"):
+        lines.append(f"  delivery: {d['message']}")
+    return lines
+
+
+def render_terminal(report: Mapping[str, Any]) -> str:
+    parts = [render(GATE_HEADERS, gate_rows(report))]
+    rows = metric_rows(report)
+    if rows:
+        parts.append(render(METRIC_HEADERS, rows))
+    parts.append("\n".join(summary_lines(report)))
+    return "\n\n".join(parts)
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    run = report["run"]
+    title = "passed" if report["verdict"] == "pass" else "failed"
+    out = [f"## pytest-mlgate: gates {title}", ""]
+    if not run["complete"]:
+        out.append("**Incomplete run:** " + "; ".join(run.get("incomplete_reasons", [])))
+        out.append("")
+    out += ["### Gates", "", render(GATE_HEADERS, gate_rows(report), markdown=True), ""]
+    rows = metric_rows(report, markdown=True)
+    if rows:
+        out += ["### Metrics", "", render(METRIC_HEADERS, rows, markdown=True), ""]
+    notes = [line.strip() for line in summary_lines(report)[1:]]
+    if notes:
+        out += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
+    git = run.get("git") or {}
+    out.append(f"Seed {run['seed']}; commit {git.get('commit') or 'unknown'}; pytest-mlgate {report['plugin_version']}.")
+    return "\n".join(out) + "\n"

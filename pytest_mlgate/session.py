@@ -1,0 +1,435 @@
+"""The controller: collects test reports (pytest-xdist included), decides gate verdicts once.
+
+``GateSession`` lives in ``config.stash`` of the controlling process. It sees every test report
+(``observe``), learns what was collected and what was not run, and at the end ``decide`` turns
+that into a ``RunResult``: per-gate counts and verdicts, completeness, and the JSON report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from pytest_mlgate import __version__
+from pytest_mlgate.markers import GATES
+from pytest_mlgate.settings import Settings
+
+REPORT_SCHEMA = "pytest-mlgate/report"
+REPORT_SCHEMA_VERSION = 1
+
+
+@dataclass
+class TestEntry:
+    nodeid: str
+    gate: str | None = None
+    outcome: str = "not_run"  # passed, failed, error, skipped, xfailed, xpassed, not_run
+    duration_s: float = 0.0
+    record: dict[str, Any] | None = None
+    message: str = ""
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str
+    required: bool
+    passed: int
+    failed: int
+    errored: int
+    skipped: int
+    verdict: str  # "pass", "fail", "empty" (not required, no test ran)
+    reason: str = ""
+
+    @property
+    def ran(self) -> int:
+        return self.passed + self.failed + self.errored
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "required": self.required, "passed": self.passed, "failed": self.failed,
+            "errored": self.errored, "skipped": self.skipped, "verdict": self.verdict,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class RunResult:
+    """What a gate-mode run decided. ``passed`` is True when every gate passed."""
+
+    passed: bool
+    complete: bool
+    incomplete_reasons: list[str]
+    gates: dict[str, GateResult]
+    tests: list[TestEntry]
+    run: dict[str, Any]
+    failures: list[str] = field(default_factory=list)
+    baseline: dict[str, Any] = field(default_factory=dict)
+    delivery: dict[str, Any] | None = None
+
+    @property
+    def errored(self) -> bool:
+        return any(t.outcome in ("failed", "error") for t in self.tests)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": REPORT_SCHEMA,
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "plugin_version": __version__,
+            "verdict": "pass" if self.passed else "fail",
+            "run": {**self.run, "complete": self.complete, "incomplete_reasons": list(self.incomplete_reasons)},
+            "failures": list(self.failures),
+            "gates": {g: r.to_json() for g, r in self.gates.items()},
+            "tests": [
+                {
+                    "nodeid": t.nodeid,
+                    "gate": t.gate,
+                    "key": (t.record or {}).get("key", t.nodeid),
+                    "seed": (t.record or {}).get("seed"),
+                    "outcome": t.outcome,
+                    "duration_s": round(t.duration_s, 6),
+                    "message": t.message,
+                    "metrics": (t.record or {}).get("metrics", []),
+                    "fingerprints": (t.record or {}).get("fingerprints", {}),
+                }
+                for t in self.tests
+                if t.gate is not None or (t.record and t.record.get("metrics"))
+            ],
+            "baseline": dict(self.baseline),
+            "delivery": self.delivery,
+        }
+
+
+def _short(longrepr: Any) -> str:
+    if longrepr is None:
+        return ""
+    text = getattr(longrepr, "reprcrash", None)
+    if text is not None and getattr(text, "message", None):
+        return str(text.message).splitlines()[0][:300]
+    s = str(longrepr).strip().splitlines()
+    return s[-1][:300] if s else ""
+
+
+class GateSession:
+    """Run state of the controller."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, seed: int) -> None:
+        self.config = config
+        self.settings = settings
+        self.seed = seed
+        self.started = time.time()
+        self.tests: dict[str, TestEntry] = {}
+        self.collected: set[str] = set()
+        self.collection_errors: list[str] = []
+        self.deselected_gated = 0
+        self.crashed_workers: list[str] = []
+        self.interrupted = False
+        self.worker_data: list[dict[str, Any]] = []
+        self.result: RunResult | None = None
+
+    # -- observation ---------------------------------------------------------------------
+    def observe(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "mlgate", None)
+        entry = self.tests.get(report.nodeid)
+        if entry is None:
+            entry = self.tests[report.nodeid] = TestEntry(report.nodeid)
+        if data is not None:
+            entry.gate = data.get("gate", entry.gate)
+            if "metrics" in data:
+                entry.record = data
+        entry.duration_s += float(getattr(report, "duration", 0.0) or 0.0)
+        when = report.when
+        if report.failed:
+            if when == "call":
+                entry.outcome = "failed"
+            elif entry.outcome != "failed":
+                entry.outcome = "error"
+            if not entry.message:
+                entry.message = _short(report.longrepr)
+        elif report.skipped:
+            if entry.outcome not in ("failed", "error"):
+                entry.outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+                if not entry.message:
+                    lr = report.longrepr
+                    entry.message = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else ""
+        elif when == "call" and entry.outcome == "not_run":
+            entry.outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
+        # pytest-xdist reports a test whose worker crashed with when="???": it ended too.
+        if when not in ("setup", "call"):
+            entry.finished = True
+
+    def observe_collect(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(report.nodeid or "<session>")
+
+    # The session object is registered as a plugin on the controller in gate mode, so these
+    # hooks cost nothing when gate mode is off.
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.observe(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self.observe_collect(report)
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.interrupted = True
+
+    def add_collected(self, nodeids: Iterable[str]) -> None:
+        self.collected.update(nodeids)
+
+    def add_worker_output(self, data: Mapping[str, Any]) -> None:
+        self.worker_data.append(dict(data))
+        # Every worker collects and deselects the same tests; count them once.
+        self.deselected_gated = max(self.deselected_gated, int(data.get("deselected_gated", 0)))
+
+    # -- decision ------------------------------------------------------------------------
+    def incomplete_reasons(self, exitstatus: int) -> list[str]:
+        reasons: list[str] = []
+        if self.collection_errors:
+            reasons.append(f"{len(self.collection_errors)} collection error(s)")
+        if self.deselected_gated:
+            reasons.append(f"{self.deselected_gated} gated test(s) deselected (-k, -m, --deselect or --lf)")
+        opt = self.config.option
+        if getattr(opt, "lf", False):
+            reasons.append("--lf runs only the tests that failed last time")
+        if getattr(opt, "stepwise", False) or getattr(opt, "stepwise_skip", False):
+            reasons.append("--stepwise stops at the first failure")
+        if getattr(opt, "collectonly", False):
+            reasons.append("--collect-only ran no test")
+        not_run = [n for n in self.collected if not (n in self.tests and self.tests[n].finished)]
+        if not_run and not getattr(opt, "collectonly", False):
+            reasons.append(f"{len(not_run)} collected test(s) did not run (-x/--maxfail or an interrupt)")
+        if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
+            reasons.append("the run was interrupted")
+        if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            reasons.append("pytest hit an internal error")
+        if self.crashed_workers:
+            reasons.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
+        return reasons
+
+    def decide(self, exitstatus: int) -> RunResult:
+        required = set(self.settings.required_gates)
+        counts: dict[str, dict[str, int]] = {g: {"passed": 0, "failed": 0, "errored": 0, "skipped": 0} for g in GATES}
+        tests = sorted(self.tests.values(), key=lambda t: t.nodeid)
+        for t in tests:
+            if t.gate not in counts:
+                continue
+            c = counts[t.gate]
+            if t.outcome in ("passed", "xpassed"):
+                c["passed"] += 1
+            elif t.outcome == "failed":
+                c["failed"] += 1
+            elif t.outcome == "error":
+                c["errored"] += 1
+            elif t.outcome in ("skipped", "xfailed"):
+                c["skipped"] += 1
+        gates: dict[str, GateResult] = {}
+        failures: list[str] = []
+        for g in GATES:
+            c = counts[g]
+            is_req = g in required
+            reason = ""
+            if c["failed"] or c["errored"]:
+                verdict = "fail"
+                reason = f"{c['failed']} failed, {c['errored']} errored"
+            elif c["passed"] == 0:
+                verdict = "fail" if is_req else "empty"
+                reason = "required gate, but no test ran" if is_req else "no test ran"
+            else:
+                verdict = "pass"
+            if verdict == "fail":
+                failures.append(f"gate {g}: {reason}")
+            gates[g] = GateResult(g, is_req, c["passed"], c["failed"], c["errored"], c["skipped"], verdict, reason)
+        if self.crashed_workers:
+            failures.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
+        reasons = self.incomplete_reasons(exitstatus)
+        from pytest_mlgate.provenance import git_info, machine_info
+
+        run = {
+            "started": datetime.fromtimestamp(self.started, timezone.utc).isoformat(timespec="seconds"),
+            "duration_s": round(time.time() - self.started, 3),
+            "seed": self.seed,
+            "exit_status": int(exitstatus),
+            "args": [str(a) for a in self.config.invocation_params.args],
+            "rootdir": str(self.config.rootpath),
+            "xdist_workers": len(self.worker_data) or None,
+            "git": git_info(self.config.rootpath),
+            "machine": machine_info(),
+            "settings": {
+                "required_gates": list(self.settings.required_gates),
+                "level": self.settings.level,
+                "alpha": self.settings.alpha,
+                "margin": self.settings.margin,
+                "inconclusive": self.settings.inconclusive,
+                "threshold_policy": self.settings.threshold_policy,
+                "perf_tolerance": self.settings.perf_tolerance,
+            },
+        }
+        self.result = RunResult(
+            passed=not failures, complete=not reasons, incomplete_reasons=reasons, gates=gates,
+            tests=tests, run=run, failures=failures,
+        )
+        return self.result
+
+    def candidates(self, local: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = list(local)
+        for data in self.worker_data:
+            out.extend(data.get("candidates", []))
+        return out
+
+
+# -- the end of a gate-mode run ------------------------------------------------------------------
+
+def finish_run(config: pytest.Config, gs: GateSession, services: Any, exitstatus: int) -> int:
+    """Decide, notify, update the baseline, deliver, write reports. Returns the exit status.
+
+    Reports are written whatever happens before them (a failing run is when they matter most).
+    """
+    settings = gs.settings
+    result = gs.decide(exitstatus)
+    status = exitstatus
+    try:
+        if settings.gate_mode:
+            config.hook.pytest_mlgate_verdict(config=config, result=result)
+            if settings.update_baseline:
+                result.baseline = update_baseline(config, result, services)
+            else:
+                b = services.baseline
+                result.baseline = {"path": str(settings.baseline), "loaded": b is not None, "updated": False}
+            if settings.deliver:
+                result.delivery = deliver(config, settings, result, gs.candidates(services.candidates))
+    finally:
+        report = result.to_json()
+        write_reports(settings, report)
+    failed = not result.passed or (result.delivery is not None and result.delivery.get("status") == "failed") \
+        or (result.baseline.get("status") == "failed")
+    if settings.gate_mode and failed and status == pytest.ExitCode.OK:
+        status = pytest.ExitCode.TESTS_FAILED
+    return int(status)
+
+
+def write_reports(settings: Settings, report: Mapping[str, Any]) -> None:
+    import os
+
+    from pytest_mlgate.atomic import write_json, write_text
+    from pytest_mlgate.report.render import render_markdown
+
+    if settings.report is not None:
+        write_json(settings.report, report)
+    markdown = None
+    if settings.markdown is not None:
+        markdown = render_markdown(report)
+        write_text(settings.markdown, markdown)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and settings.gate_mode:
+        markdown = markdown or render_markdown(report)
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(markdown)
+
+
+def update_baseline(config: pytest.Config, result: RunResult, services: Any) -> dict[str, Any]:
+    """Write the baseline from this run, or say why not. Never writes from a failing run."""
+    settings = services.settings
+    path = settings.baseline
+    info: dict[str, Any] = {"path": str(path), "updated": False}
+    if not result.passed:
+        info.update(status="refused", message=f"not updated: gates failed ({'; '.join(result.failures)})")
+        return info
+    if not result.complete:
+        info.update(status="refused",
+                    message=f"not updated: the run was incomplete ({'; '.join(result.incomplete_reasons)})")
+        return info
+    if result.errored:
+        info.update(status="refused", message="not updated: some tests failed or errored")
+        return info
+    from pytest_mlgate.baseline import BaselineEntry, write_baseline
+    from pytest_mlgate.provenance import git_info, machine_info
+    from pytest_mlgate.recorder import read_samples
+
+    entries: list[BaselineEntry] = []
+    samples: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for t in result.tests:
+        rec = t.record or {}
+        key = rec.get("key", t.nodeid)
+        staged = read_samples(rec["samples_file"]) if rec.get("samples_file") else {}
+        for m in rec.get("metrics", []):
+            if isinstance(m["value"], str):
+                continue
+            entries.append(BaselineEntry(
+                test_key=key, metric=m["name"], value=float(m["value"]), low=m.get("low"),
+                high=m.get("high"), level=m.get("level"), n=m.get("n"), method=m.get("method"),
+                fingerprint=(m.get("info") or {}).get("fingerprint"),
+                info={k: v for k, v in (m.get("info") or {}).items() if k != "fingerprint"},
+            ))
+            if m["name"] in staged:
+                samples[(key, m["name"])] = staged[m["name"]]
+    try:
+        write_baseline(path, entries, samples, plugin_version=__version__,
+                       git=git_info(config.rootpath), machine=machine_info())
+    except Exception as exc:
+        info.update(status="failed", message=f"could not write {path}: {exc}")
+        return info
+    info.update(status="written", updated=True,
+                message=f"wrote {len(entries)} metric(s) to {path}")
+    return info
+
+
+def deliver(config: pytest.Config, settings: Settings, result: RunResult,
+            candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """Publish every candidate and run the deploy targets, when (and only when) the run allows."""
+    why = []
+    if not result.complete:
+        why.append("the run was incomplete (" + "; ".join(result.incomplete_reasons) + ")")
+    if not result.passed:
+        why.append("gates failed (" + "; ".join(result.failures) + ")")
+    if result.errored:
+        why.append("some tests failed or errored")
+    if why:
+        return {"status": "skipped", "message": "nothing delivered: " + "; ".join(why), "artifacts": []}
+    if not candidates:
+        return {"status": "failed", "artifacts": [],
+                "message": "nothing delivered: --mlgate-deliver was given but no test called "
+                           "mlgate.candidate(model, name=...)"}
+    by_name: dict[str, dict[str, Any]] = {}
+    for c in candidates:
+        seen = by_name.get(c["name"])
+        if seen is not None and seen["content_hash"] != c["content_hash"]:
+            return {"status": "failed", "artifacts": [],
+                    "message": f"nothing delivered: candidate {c['name']!r} was registered twice with "
+                               f"different models; register one model per name"}
+        by_name[c["name"]] = c
+    from pytest_mlgate.delivery.deploy import parse_deploy_targets, run_deploy_target
+    from pytest_mlgate.delivery.registry import LocalRegistry
+    from pytest_mlgate.delivery.staging import StagedCandidate
+    from pytest_mlgate.errors import MlgateError
+
+    artifacts: list[dict[str, Any]] = []
+    run_report = result.to_json()
+    try:
+        targets = [
+            # "{python}" is the interpreter running pytest, so a deploy script sees the same packages.
+            dataclasses.replace(t, argv=tuple(sys.executable if a == "{python}" else a for a in t.argv))
+            for t in parse_deploy_targets(settings.deploy, default_timeout=settings.deploy_timeout)
+        ]
+        registry = LocalRegistry(settings.registry)
+        for c in by_name.values():
+            published = registry.publish(StagedCandidate.from_json(c), run_report, aliases=settings.aliases)
+            entry = {"name": published.name, "version": published.version, "path": str(published.path),
+                     "artifact_id": published.artifact_id, "deploy": []}
+            artifacts.append(entry)
+            for target in targets:
+                output = run_deploy_target(target, published)
+                entry["deploy"].append({"argv": list(target.argv), "output": output[-4000:]})
+            config.hook.pytest_mlgate_deploy(artifact=published, config=config)
+    except MlgateError as exc:
+        return {"status": "failed", "artifacts": artifacts, "message": f"delivery failed: {exc}"}
+    except Exception as exc:  # a user's deploy hook raised
+        return {"status": "failed", "artifacts": artifacts,
+                "message": f"delivery failed: {type(exc).__name__}: {exc}"}
+    names = ", ".join(f"{a['name']} v{a['version']}" for a in artifacts)
+    return {"status": "delivered", "artifacts": artifacts, "message": f"published {names} to {settings.registry}"}

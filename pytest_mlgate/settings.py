@@ -1,0 +1,276 @@
+"""One resolver for every option: command line > ini > default.
+
+Command-line defaults are ``None`` so an ini value is never shadowed by a flag's default. Every
+malformed value raises ``ConfigError`` naming the option; the plugin re-raises it as a
+``pytest.UsageError``. No pytest import: the getters are passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from pytest_mlgate.errors import ConfigError
+from pytest_mlgate.markers import GATES, GatePath, parse_gate_paths
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting: its ini key, its command-line flag (if any) and its help text."""
+
+    ini: str
+    flag: str | None
+    kind: str  # "bool", "str", "path", "int", "float", "choice", "lines"
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    dest: str | None = None
+
+    @property
+    def ini_type(self) -> str:
+        return "linelist" if self.kind == "lines" else "string"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("mlgate", "--mlgate", "bool", False, "gate mode: evaluate every gate and fail the run when one fails"),
+    Option("mlgate_report", "--mlgate-report", "path", None, "write the JSON gate report to this path"),
+    Option("mlgate_markdown", "--mlgate-markdown", "path", None, "write the gate report as Markdown to this path"),
+    Option("mlgate_baseline", "--mlgate-baseline", "path", ".mlgate/baseline.json", "baseline file (relative to the rootdir)"),
+    Option("mlgate_update_baseline", "--mlgate-update-baseline", "bool", False,
+           "write the baseline from this run when every gate passed on a complete run"),
+    Option("mlgate_registry", "--mlgate-registry", "path", ".mlgate/registry", "local model registry directory"),
+    Option("mlgate_deliver", "--mlgate-deliver", "bool", False,
+           "package, publish and deploy the candidate model when every gate passed on a complete run"),
+    Option("mlgate_seed", "--mlgate-seed", "int", None, "session seed; a random one is chosen when absent"),
+    Option("mlgate_gate_paths", None, "lines", [], "assign gates by path: GATE:PATH per line, e.g. unit:tests/unit"),
+    Option("mlgate_required_gates", None, "lines", list(GATES),
+           "gates that must have at least one test that ran (default: all four)"),
+    Option("mlgate_level", None, "float", 0.95, "confidence level of metric intervals"),
+    Option("mlgate_alpha", None, "float", 0.05, "significance level of regression verdicts"),
+    Option("mlgate_margin", None, "float", 0.0, "non-inferiority margin for regressions against the baseline"),
+    Option("mlgate_inconclusive", None, "choice", "pass", "policy for inconclusive regression verdicts",
+           choices=("pass", "fail")),
+    Option("mlgate_threshold_policy", None, "choice", "point",
+           "point: the value must clear the threshold; confident: the whole interval must",
+           choices=("point", "confident")),
+    Option("mlgate_min_slice_size", None, "int", 30, "slices with fewer rows are skipped"),
+    Option("mlgate_bootstrap", None, "int", 1000, "bootstrap resamples for metrics without an analytic interval"),
+    Option("mlgate_perf_tolerance", None, "float", 0.10, "relative tolerance for performance regressions"),
+    Option("mlgate_benchmark_warmup", None, "int", None, "warm-up calls before timing"),
+    Option("mlgate_benchmark_min_rounds", None, "int", None, "minimum timed rounds"),
+    Option("mlgate_benchmark_max_time", None, "float", None, "time budget in seconds that calibrates rounds"),
+    Option("mlgate_benchmark_threads", None, "str", "1", "BLAS/OpenMP threads while timing (a number, or 'none' to leave them)"),
+    Option("mlgate_allow_pickle", None, "bool", False, "allow joblib/pickle serialization of candidates"),
+    Option("mlgate_deploy", None, "lines", [], "deploy commands, one per line (JSON argv list or shell-like words; no shell)"),
+    Option("mlgate_deploy_timeout", None, "float", 600.0, "seconds a deploy command may run"),
+    Option("mlgate_aliases", None, "lines", [], "registry aliases to move to a delivered version (besides latest)"),
+    Option("mlgate_drift_alpha", None, "float", None, "significance level of drift tests"),
+    Option("mlgate_drift_numeric_threshold", None, "float", None, "effect-size threshold for numeric drift"),
+    Option("mlgate_drift_categorical_threshold", None, "float", None, "effect-size threshold for categorical drift"),
+)
+
+
+def option_dest(opt: Option) -> str:
+    return opt.dest or opt.ini
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one run. Paths are absolute (relative ones resolve against rootdir)."""
+
+    gate_mode: bool
+    report: Path | None
+    markdown: Path | None
+    baseline: Path
+    update_baseline: bool
+    registry: Path
+    deliver: bool
+    seed: int | None
+    gate_paths: tuple[GatePath, ...]
+    required_gates: tuple[str, ...]
+    level: float
+    alpha: float
+    margin: float
+    inconclusive: str
+    threshold_policy: str
+    min_slice_size: int
+    bootstrap: int
+    perf_tolerance: float
+    benchmark_warmup: int | None
+    benchmark_min_rounds: int | None
+    benchmark_max_time: float | None
+    benchmark_threads: int | None
+    allow_pickle: bool
+    deploy: tuple[str, ...]
+    deploy_timeout: float
+    aliases: tuple[str, ...]
+    drift_alpha: float | None
+    drift_numeric_threshold: float | None
+    drift_categorical_threshold: float | None
+
+
+def _name(opt: Option, from_cli: bool) -> str:
+    if from_cli and opt.flag:
+        return opt.flag
+    return f"ini {opt.ini}"
+
+
+def _convert(opt: Option, raw: Any, from_cli: bool, rootdir: Path) -> Any:
+    where = _name(opt, from_cli)
+    if opt.kind == "lines":
+        return [str(x).strip() for x in raw if str(x).strip()]
+    if raw is None:
+        return None
+    if opt.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{where} = {raw!r} is not a boolean; use true or false")
+    text = str(raw).strip()
+    if opt.kind in ("str", "choice"):
+        if opt.choices and text not in opt.choices:
+            raise ConfigError(f"{where} = {raw!r}: expected one of {', '.join(opt.choices)}")
+        return text
+    if opt.kind == "path":
+        if not text:
+            raise ConfigError(f"{where} is empty; give a file or directory path")
+        p = Path(text).expanduser()
+        return p if p.is_absolute() else rootdir / p
+    if opt.kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{where} = {raw!r} is not an integer") from None
+    if opt.kind == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{where} = {raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} = {raw!r} must be a finite number")
+        return value
+    raise AssertionError(opt.kind)  # pragma: no cover
+
+
+def resolve(
+    getoption: Callable[[str], Any],
+    getini: Callable[[str], Any],
+    rootdir: Path,
+) -> Settings:
+    """Resolve every option once. ``getoption(dest)`` returns the CLI value or None;
+    ``getini(key)`` the ini value (pytest returns the declared default of a line list when unset,
+    an empty string for an unset string)."""
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        cli = getoption(option_dest(opt)) if opt.flag else None
+        if cli is not None:
+            values[opt.ini] = _convert(opt, cli, True, rootdir)
+            continue
+        raw = getini(opt.ini)
+        if opt.kind == "lines":
+            raw = opt.default if raw is None else raw
+        elif raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            raw = opt.default
+        values[opt.ini] = _convert(opt, raw, False, rootdir)
+    return _validate(values)
+
+
+def _check_range(key: str, value: float | None, low: float, high: float, *, closed: bool = False) -> None:
+    if value is None:
+        return
+    ok = low <= value <= high if closed else low < value < high
+    if not ok:
+        bounds = f"[{low}, {high}]" if closed else f"({low}, {high})"
+        raise ConfigError(f"ini {key} = {value!r} must lie in {bounds}")
+
+
+def _validate(v: dict[str, Any]) -> Settings:
+    try:
+        gate_paths = parse_gate_paths(v["mlgate_gate_paths"])
+    except ValueError as exc:
+        raise ConfigError(f"ini mlgate_gate_paths: {exc}") from None
+    required: list[str] = []
+    for line in v["mlgate_required_gates"]:
+        for gate in line.replace(",", " ").split():
+            if gate not in GATES:
+                raise ConfigError(
+                    f"ini mlgate_required_gates names unknown gate {gate!r}; gates are {', '.join(GATES)}"
+                )
+            required.append(gate)
+    _check_range("mlgate_level", v["mlgate_level"], 0.0, 1.0)
+    _check_range("mlgate_alpha", v["mlgate_alpha"], 0.0, 1.0)
+    _check_range("mlgate_drift_alpha", v["mlgate_drift_alpha"], 0.0, 1.0)
+    for key in ("mlgate_margin", "mlgate_perf_tolerance", "mlgate_drift_numeric_threshold",
+                "mlgate_drift_categorical_threshold", "mlgate_benchmark_max_time"):
+        if v[key] is not None and v[key] < 0:
+            raise ConfigError(f"ini {key} = {v[key]!r} must be >= 0")
+    if v["mlgate_deploy_timeout"] <= 0:
+        raise ConfigError(f"ini mlgate_deploy_timeout = {v['mlgate_deploy_timeout']!r} must be > 0")
+    for key in ("mlgate_min_slice_size", "mlgate_bootstrap", "mlgate_benchmark_min_rounds"):
+        if v[key] is not None and v[key] < 1:
+            raise ConfigError(f"ini {key} = {v[key]!r} must be >= 1")
+    if v["mlgate_benchmark_warmup"] is not None and v["mlgate_benchmark_warmup"] < 0:
+        raise ConfigError(f"ini mlgate_benchmark_warmup = {v['mlgate_benchmark_warmup']!r} must be >= 0")
+    seed = v["mlgate_seed"]
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ConfigError(f"--mlgate-seed / ini mlgate_seed = {seed} must be between 0 and 2**63 - 1")
+    threads_text = str(v["mlgate_benchmark_threads"]).strip().lower()
+    threads: int | None
+    if threads_text in ("none", ""):
+        threads = None
+    else:
+        try:
+            threads = int(threads_text)
+        except ValueError:
+            raise ConfigError(
+                f"ini mlgate_benchmark_threads = {v['mlgate_benchmark_threads']!r}: give a number of "
+                f"threads or 'none'"
+            ) from None
+        if threads < 1:
+            raise ConfigError(f"ini mlgate_benchmark_threads = {threads} must be >= 1 (or 'none')")
+    settings = Settings(
+        gate_mode=v["mlgate"],
+        report=v["mlgate_report"],
+        markdown=v["mlgate_markdown"],
+        baseline=v["mlgate_baseline"],
+        update_baseline=v["mlgate_update_baseline"],
+        registry=v["mlgate_registry"],
+        deliver=v["mlgate_deliver"],
+        seed=seed,
+        gate_paths=gate_paths,
+        required_gates=tuple(dict.fromkeys(required)),
+        level=v["mlgate_level"],
+        alpha=v["mlgate_alpha"],
+        margin=v["mlgate_margin"],
+        inconclusive=v["mlgate_inconclusive"],
+        threshold_policy=v["mlgate_threshold_policy"],
+        min_slice_size=v["mlgate_min_slice_size"],
+        bootstrap=v["mlgate_bootstrap"],
+        perf_tolerance=v["mlgate_perf_tolerance"],
+        benchmark_warmup=v["mlgate_benchmark_warmup"],
+        benchmark_min_rounds=v["mlgate_benchmark_min_rounds"],
+        benchmark_max_time=v["mlgate_benchmark_max_time"],
+        benchmark_threads=threads,
+        allow_pickle=v["mlgate_allow_pickle"],
+        deploy=tuple(v["mlgate_deploy"]),
+        deploy_timeout=v["mlgate_deploy_timeout"],
+        aliases=tuple(v["mlgate_aliases"]),
+        drift_alpha=v["mlgate_drift_alpha"],
+        drift_numeric_threshold=v["mlgate_drift_numeric_threshold"],
+        drift_categorical_threshold=v["mlgate_drift_categorical_threshold"],
+    )
+    if (settings.update_baseline or settings.deliver) and not settings.gate_mode:
+        flag = "--mlgate-update-baseline" if settings.update_baseline else "--mlgate-deliver"
+        raise ConfigError(f"{flag} needs gate mode: add --mlgate (or ini mlgate = true)")
+    return settings
+
+
+def settings_fields() -> list[str]:
+    return [f.name for f in fields(Settings)]

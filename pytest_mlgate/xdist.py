@@ -1,0 +1,53 @@
+"""pytest-xdist integration. Registered only when pytest-xdist is installed.
+
+The controller picks the session seed and a staging directory and hands both to every worker;
+workers send session data (candidates, deselection counts) back through ``workeroutput``;
+per-test data rides on the test reports. A worker that goes down with an error fails the run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+class XdistHooks:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._staging: str | None = None
+
+    def _session(self) -> Any:
+        from pytest_mlgate.plugin import SESSION_KEY
+
+        return self.config.stash.get(SESSION_KEY, None)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        from pytest_mlgate.plugin import SEED_KEY, SERVICES_KEY
+
+        services = self.config.stash[SERVICES_KEY]
+        if services.staging is None:
+            services.staging = Path(tempfile.mkdtemp(prefix="mlgate-staging-"))
+        node.workerinput["mlgate_seed"] = self.config.stash[SEED_KEY]
+        node.workerinput["mlgate_staging"] = str(services.staging)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        gs = self._session()
+        if gs is not None:
+            gs.add_collected(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        gs = self._session()
+        if gs is None:
+            return
+        if error:
+            gateway = getattr(node, "gateway", None)
+            gs.crashed_workers.append(str(getattr(gateway, "id", node)))
+        data = getattr(node, "workeroutput", {}).get("mlgate")
+        if data:
+            gs.add_worker_output(data)

@@ -1,0 +1,157 @@
+"""Gate mode: the gate table, required gates, completeness, exit status."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import ALL_GATES, load_report
+
+
+def test_all_gates_pass_prints_tables_and_exits_zero(pytester: pytest.Pytester, run, mode: str) -> None:
+    pytester.makepyfile(ALL_GATES)
+    result = run("--mlgate")
+    assert result.ret == 0, result.stdout.str()
+    out = result.stdout.str()
+    assert out.count("mlgate gates") == 1, "only the controller prints the gate summary"
+    result.stdout.fnmatch_lines([
+        "*= mlgate gates =*",
+        "gate*passed*failed*errored*skipped*verdict*",
+        "unit*1*0*0*0*PASS*",
+        "integration*1*0*0*0*PASS*",
+        "performance*1*0*0*0*PASS*",
+        "validation*1*0*0*0*PASS*",
+        "test*metric*value*interval*threshold*baseline*change*verdict*",
+    ])
+    result.stdout.fnmatch_lines_random([
+        "*test_performance*latency_p95_ms*12.5*<= 50*PASS*",
+        "*test_validation*accuracy*0.95*>= 0.9*PASS*",
+        "mlgate: gates PASSED; run complete; seed *",
+    ])
+
+
+def test_without_gate_mode_no_gate_table(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES)
+    result = run()
+    assert result.ret == 0
+    assert "mlgate gates" not in result.stdout.str()
+
+
+def test_ini_turns_gate_mode_on(pytester: pytest.Pytester, run) -> None:
+    pytester.makeini("[pytest]\nmlgate = true\n")
+    pytester.makepyfile(ALL_GATES)
+    result = run()
+    assert "mlgate gates" in result.stdout.str()
+
+
+def test_a_required_gate_with_no_test_fails_the_run(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.unit
+        def test_unit(): pass
+        @pytest.mark.performance
+        def test_skipped(): pytest.skip("no GPU")
+        """
+    )
+    result = run("--mlgate")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines_random([
+        "*integration*0*0*0*0*FAIL (required gate, but no test ran)*",
+        "*performance*0*0*0*1*FAIL (required gate, but no test ran)*",
+        "*gates FAILED*",
+    ])
+
+
+def test_required_gates_ini_limits_what_must_run(pytester: pytest.Pytester, run) -> None:
+    pytester.makeini("[pytest]\nmlgate_required_gates = unit\n")
+    pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_u(): pass\n")
+    result = run("--mlgate")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["integration (optional)*-*"])
+
+
+def test_failing_gate_test_fails_gate_and_run(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_broken():\n    assert 0\n")
+    result = run("--mlgate")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines_random(["unit*1*1*0*0*FAIL*", "*failed: gate unit: 1 failed, 0 errored*"])
+
+
+def test_fixture_error_counts_as_errored(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES + """
+@pytest.fixture
+def broken():
+    raise RuntimeError("no data")
+
+@pytest.mark.integration
+def test_needs_data(broken):
+    pass
+""")
+    result = run("--mlgate")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["integration*1*0*1*0*FAIL*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["-k", "not test_unit"], "*1 gated test(s) deselected*"),
+        (["-m", "not unit"], "*1 gated test(s) deselected*"),
+        (["-x"], "*collected test(s) did not run*"),
+    ],
+)
+def test_incomplete_runs_are_marked(pytester: pytest.Pytester, run, mode: str, args: list[str], reason: str) -> None:
+    body = ALL_GATES
+    if args == ["-x"]:
+        body = body.replace("assert 1 + 1 == 2", "assert 1 + 1 == 3")
+        if mode == "xdist":
+            pytest.skip("-x under xdist may let the other worker finish every test first")
+    pytester.makepyfile(body)
+    result = run("--mlgate", "--mlgate-report", "r.json", *args)
+    result.stdout.fnmatch_lines(["*run INCOMPLETE*", reason])
+    report = load_report(pytester.path / "r.json")
+    assert report["run"]["complete"] is False
+    assert report["run"]["incomplete_reasons"]
+
+
+def test_collection_error_marks_run_incomplete(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_ok=ALL_GATES, test_broken="import no_such_module_here\n")
+    result = run("--mlgate", "--mlgate-report", "r.json", "--continue-on-collection-errors")
+    result.stdout.fnmatch_lines(["*run INCOMPLETE*", "*1 collection error(s)*"])
+    assert load_report(pytester.path / "r.json")["run"]["complete"] is False
+
+
+def test_last_failed_marks_run_incomplete(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ALL_GATES.replace("assert 1 + 1 == 2", "assert 1 + 1 == 3"))
+    pytester.runpytest_subprocess("-p", "no:hypothesispytest")
+    result = pytester.runpytest_subprocess("--mlgate", "--lf", "-p", "no:hypothesispytest")
+    result.stdout.fnmatch_lines(["*run INCOMPLETE*"])
+
+
+def test_complete_run_is_marked_complete(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES + "\ndef test_ungated():\n    pass\n")
+    result = run("--mlgate", "--mlgate-report", "r.json")
+    assert result.ret == 0
+    report = load_report(pytester.path / "r.json")
+    assert report["run"]["complete"] is True
+    assert report["run"]["incomplete_reasons"] == []
+
+
+def test_crashed_xdist_worker_fails_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_crash():\n    import os\n    os._exit(3)\n")
+    result = pytester.runpytest_subprocess("--mlgate", "-n", "2", "--mlgate-report", "r.json",
+                                           "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines_random(["*run INCOMPLETE*", "*worker(s) crashed: gw*"])
+    report = load_report(pytester.path / "r.json")
+    assert report["verdict"] == "fail"
+    assert report["run"]["complete"] is False
+
+
+def test_interrupted_run_is_incomplete(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_stop():\n    raise KeyboardInterrupt\n")
+    result = pytester.runpytest_subprocess("--mlgate", "--mlgate-report", "r.json", "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    report = load_report(pytester.path / "r.json")
+    assert report["run"]["complete"] is False
+    assert "the run was interrupted" in report["run"]["incomplete_reasons"]

@@ -1,0 +1,92 @@
+"""Hooks a conftest can implement, seeds, and the console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ALL_GATES
+
+HOOK_CONFTEST = '''
+import json, os
+
+def pytest_mlgate_metric_recorded(item, measurement):
+    with open("metrics.log", "a") as fh:
+        fh.write(f"{os.getpid()} {item.name} {measurement.name} {measurement.value}\\n")
+
+def pytest_mlgate_verdict(config, result):
+    with open("verdict.json", "w") as fh:
+        json.dump({"passed": result.passed, "complete": result.complete,
+                   "gates": {g: r.verdict for g, r in result.gates.items()}}, fh)
+'''
+
+
+def test_metric_and_verdict_hooks(pytester: pytest.Pytester, run) -> None:
+    pytester.makeconftest(HOOK_CONFTEST)
+    pytester.makepyfile(ALL_GATES)
+    result = run("--mlgate")
+    assert result.ret == 0
+    lines = sorted(line.split(" ", 1)[1] for line in (pytester.path / "metrics.log").read_text().splitlines())
+    assert lines == [
+        "test_integration rows_out 150.0",
+        "test_performance latency_p95_ms 12.5",
+        "test_validation accuracy 0.95",
+    ]
+    verdict = json.loads((pytester.path / "verdict.json").read_text())
+    assert verdict == {"passed": True, "complete": True,
+                       "gates": {"unit": "pass", "integration": "pass", "performance": "pass", "validation": "pass"}}
+
+
+SEED_TESTS = '''
+import random
+import numpy as np
+import pytest
+
+@pytest.mark.unit
+def test_one(mlgate):
+    mlgate.record("rng", float(mlgate.rng.random()))
+    mlgate.record("np_global", float(np.random.random()))
+    mlgate.record("py_random", random.random())
+
+@pytest.mark.unit
+def test_two(mlgate):
+    mlgate.record("rng", float(mlgate.rng.random()))
+'''
+
+
+def _seed_values(pytester: pytest.Pytester, run, *args: str) -> dict[str, dict[str, float]]:
+    result = run("--mlgate", "-o", "mlgate_required_gates=unit", "--mlgate-report", "r.json", *args)
+    assert result.ret == 0, result.stdout.str()
+    report = json.loads((pytester.path / "r.json").read_text())
+    return {t["nodeid"].rsplit("::", 1)[-1]: {m["name"]: m["value"] for m in t["metrics"]} for t in report["tests"]}
+
+
+def test_seed_reproduces_random_state_in_every_mode(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(SEED_TESTS)
+    first = _seed_values(pytester, run, "--mlgate-seed", "1234")
+    plain = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=unit", "--mlgate-seed", "1234",
+                                          "--mlgate-report", "plain.json", "-p", "no:hypothesispytest")
+    assert plain.ret == 0
+    reference = {t["nodeid"].rsplit("::", 1)[-1]: {m["name"]: m["value"] for m in t["metrics"]}
+                 for t in json.loads((pytester.path / "plain.json").read_text())["tests"]}
+    assert first == reference, "workers must use the controller's seed"
+    assert first["test_one"]["rng"] != first["test_two"]["rng"], "each test gets its own seed"
+    other = _seed_values(pytester, run, "--mlgate-seed", "99")
+    assert other["test_one"]["rng"] != first["test_one"]["rng"]
+
+
+def test_seed_is_printed_in_the_header(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES)
+    result = run("--mlgate", "--mlgate-seed", "777")
+    result.stdout.fnmatch_lines(["mlgate: gate mode on, seed 777 (--mlgate-seed 777 repeats it)"])
+
+
+def test_console_script_reports_its_version() -> None:
+    out = subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "--version"], capture_output=True,
+                         text=True, check=True)
+    from pytest_mlgate import __version__
+
+    assert out.stdout.strip() == f"mlgate {__version__}"

@@ -1,0 +1,134 @@
+"""Markers: registration, gate membership, threshold validation at collection."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_markers_are_registered_with_descriptions(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--markers")
+    out = result.stdout.str()
+    for gate in ("unit", "integration", "performance", "validation"):
+        assert f"@pytest.mark.{gate}" in out
+    assert "accuracy='>= 0.9'" in out
+
+
+def test_markers_work_under_strict_markers(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.unit
+        def test_a(): pass
+        @pytest.mark.validation(accuracy=0.5)
+        def test_b(mlgate): mlgate.record("accuracy", 0.75)
+        """
+    )
+    result = run("--strict-markers")
+    result.assert_outcomes(passed=2)
+
+
+def test_two_gates_is_a_collection_error_naming_both(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.unit
+        @pytest.mark.integration
+        def test_both(): pass
+        """
+    )
+    result = run()
+    assert result.ret != 0  # 2 (interrupted) plain; 1 under pytest-xdist
+    result.stdout.fnmatch_lines(["*test_both*marked integration and unit*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        ('validation(accuracy=">= abc")', "*test_it: threshold accuracy='>= abc': 'abc' is not a number*"),
+        ('validation(accuracy="=> 0.9")', "*test_it: threshold accuracy='=> 0.9': unknown operator '=>'*"),
+        ('validation(accuracy="~ 0.9")', "*unknown operator '~'*"),
+        ("validation(my_score=0.7)", "*test_it: threshold my_score=0.7: a bare number needs a metric whose direction is known*"),
+        ('validation(margn={"accuracy": 0.01})', "*test_it: unknown keyword margn=*did you mean 'margin'?*"),
+        ('validation(accuracy=float("nan"))', "*threshold accuracy=nan: the threshold must be a finite number*"),
+        ('validation(accuracy=True)', "*threshold accuracy=True is a bool*"),
+        ('validation(accuracy=">= 0.9", margin={"accuracy": -1})', "*margin for 'accuracy' must be a finite number >= 0*"),
+        ('performance(latency_p95_ms="<= 20", margin=0.1)', "*margin= belongs on @pytest.mark.validation*"),
+        ('unit(accuracy=">= 0.9")', "*@pytest.mark.unit takes no arguments*"),
+        ('validation(">= 0.9")', "*takes keyword arguments only*"),
+        ('validation(accuracy=">= 0.9", key="")', "*key='') must be a non-empty string*"),
+    ],
+)
+def test_malformed_marker_arguments_fail_collection_with_a_clear_message(
+    pytester: pytest.Pytester, marker: str, expected: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import pytest
+        @pytest.mark.{marker}
+        def test_it(mlgate): pass
+
+        def test_other(): pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting*", expected])
+    out = result.stdout.str()
+    assert "pytest_mlgate" not in out, "no traceback from the plugin's internals"
+
+
+def test_bare_number_uses_the_known_direction(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        @pytest.mark.validation(accuracy=0.9)
+        def test_high(mlgate): mlgate.record("accuracy", 0.85)
+        @pytest.mark.performance(latency_p95_ms=20)
+        def test_low(mlgate): mlgate.record("latency_p95_ms", 25.0)
+        @pytest.mark.validation(log_loss=0.5)
+        def test_lower_is_better_alias(mlgate): mlgate.record("log_loss", 0.4)
+        """
+    )
+    result = run()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines_random([
+        "*accuracy 0.85 >= 0.9: threshold not met*",
+        "*latency_p95_ms 25 <= 20: threshold not met*",
+    ])
+
+
+def test_gate_paths_assign_gates_by_directory(pytester: pytest.Pytester, run) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        mlgate_gate_paths =
+            unit:tests/unit
+            integration:tests/integration
+        mlgate_required_gates = unit integration
+        """
+    )
+    pytester.mkpydir("tests")
+    (pytester.path / "tests" / "unit").mkdir()
+    (pytester.path / "tests" / "integration").mkdir()
+    (pytester.path / "tests" / "unit" / "test_u.py").write_text("def test_u(): pass\n")
+    (pytester.path / "tests" / "integration" / "test_i.py").write_text(
+        "import pytest\n@pytest.mark.validation(accuracy=0.5)\ndef test_marked(mlgate): mlgate.record('accuracy', 0.9)\n"
+        "def test_i(): pass\n"
+    )
+    result = run("--mlgate", "--mlgate-report", "r.json")
+    assert result.ret == 0, result.stdout.str()
+    from .conftest import load_report
+
+    report = load_report(pytester.path / "r.json")
+    gates = {t["nodeid"].rsplit("::", 1)[-1]: t["gate"] for t in report["tests"]}
+    assert gates == {"test_u": "unit", "test_i": "integration", "test_marked": "validation"}
+    assert report["gates"]["validation"]["required"] is False
+
+
+def test_bad_gate_paths_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmlgate_gate_paths = smoke:tests\n")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini mlgate_gate_paths: 'smoke:tests' names unknown gate 'smoke'*"])

@@ -1,0 +1,49 @@
+"""Options: one resolver, CLI > ini > default, bad values are usage errors naming the option."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "expected"),
+    [
+        (["--mlgate-seed", "abc"], "", "*--mlgate-seed = 'abc' is not an integer*"),
+        ([], "mlgate_seed = -3", "*mlgate_seed = -3 must be between 0 and 2**63 - 1*"),
+        ([], "mlgate = maybe", "*ini mlgate = 'maybe' is not a boolean; use true or false*"),
+        ([], "mlgate_alpha = 1.5", "*ini mlgate_alpha = 1.5 must lie in (0.0, 1.0)*"),
+        ([], "mlgate_level = high", "*ini mlgate_level = 'high' is not a number*"),
+        ([], "mlgate_inconclusive = ignore", "*ini mlgate_inconclusive = 'ignore': expected one of pass, fail*"),
+        ([], "mlgate_threshold_policy = strict", "*expected one of point, confident*"),
+        ([], "mlgate_required_gates = unit smoke", "*mlgate_required_gates names unknown gate 'smoke'*"),
+        ([], "mlgate_margin = -0.1", "*ini mlgate_margin = -0.1 must be >= 0*"),
+        ([], "mlgate_benchmark_threads = many", "*mlgate_benchmark_threads = 'many': give a number of threads or 'none'*"),
+        (["--mlgate-update-baseline"], "", "*--mlgate-update-baseline needs gate mode: add --mlgate*"),
+        (["--mlgate-deliver"], "", "*--mlgate-deliver needs gate mode*"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester, args: list[str], ini: str, expected: str) -> None:
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest_subprocess(*args, "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+
+
+def test_ini_override_from_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nmlgate_required_gates = unit integration\n")
+    pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_u(): pass\n")
+    failing = pytester.runpytest_subprocess("--mlgate", "-p", "no:hypothesispytest")
+    assert failing.ret == pytest.ExitCode.TESTS_FAILED
+    passing = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=unit", "-p", "no:hypothesispytest")
+    assert passing.ret == 0
+
+
+def test_corrupt_baseline_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    (pytester.path / ".mlgate").mkdir()
+    (pytester.path / ".mlgate" / "baseline.json").write_text("{not json")
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest_subprocess("--mlgate", "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*baseline.json*"])
+    assert (pytester.path / ".mlgate" / "baseline.json").read_text() == "{not json"

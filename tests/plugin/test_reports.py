@@ -1,0 +1,71 @@
+"""JSON and Markdown reports, the GitHub job summary, written on failing runs too."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import ALL_GATES, load_report
+
+
+def test_json_report_schema(pytester: pytest.Pytester, run, mode: str) -> None:
+    pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_skip():\n    pytest.skip('later')\n")
+    result = run("--mlgate", "--mlgate-report", "out/report.json", "--mlgate-seed", "42")
+    assert result.ret == 0, result.stdout.str()
+    report = load_report(pytester.path / "out" / "report.json")
+    assert report["schema"] == "pytest-mlgate/report"
+    assert report["schema_version"] == 1
+    assert report["verdict"] == "pass"
+    assert report["run"]["seed"] == 42
+    assert report["run"]["complete"] is True
+    assert set(report["gates"]) == {"unit", "integration", "performance", "validation"}
+    assert report["gates"]["unit"] == {
+        "required": True, "passed": 1, "failed": 0, "errored": 0, "skipped": 1, "verdict": "pass", "reason": "",
+    }
+    tests = {t["nodeid"].rsplit("::", 1)[-1]: t for t in report["tests"]}
+    assert tests["test_skip"]["outcome"] == "skipped"
+    (acc,) = tests["test_validation"]["metrics"]
+    assert acc["name"] == "accuracy"
+    assert acc["value"] == 0.95
+    assert acc["threshold"] == {"metric": "accuracy", "op": ">=", "value": 0.9, "text": ">= 0.9"}
+    assert acc["threshold_verdict"] == "pass"
+    assert acc["verdict"] == "pass"
+    assert tests["test_validation"]["gate"] == "validation"
+    assert tests["test_validation"]["outcome"] == "passed"
+
+
+def test_reports_are_written_on_failing_runs(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES.replace("0.95", "0.5"))
+    result = run("--mlgate", "--mlgate-report", "r.json", "--mlgate-markdown", "r.md")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    report = load_report(pytester.path / "r.json")
+    assert report["verdict"] == "fail"
+    assert report["gates"]["validation"]["verdict"] == "fail"
+    (acc,) = next(t for t in report["tests"] if t["gate"] == "validation")["metrics"]
+    assert acc["verdict"] == "fail"
+    md = (pytester.path / "r.md").read_text()
+    assert "## pytest-mlgate: gates failed" in md
+    assert "| validation | 0 | 1 | 0 | 0 | FAIL |" in md
+    assert "| accuracy | 0.5 | - | >= 0.9 | - | - | FAIL |" in md
+
+
+def test_markdown_is_appended_to_github_step_summary(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(ALL_GATES)
+    summary = pytester.path / "summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = pytester.runpytest_subprocess("--mlgate", "-p", "no:hypothesispytest")
+    assert result.ret == 0
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n")
+    assert "## pytest-mlgate: gates passed" in text
+    assert "| unit | 1 | 0 | 0 | 0 | PASS |" in text
+
+
+def test_report_paths_from_ini_and_cli_precedence(pytester: pytest.Pytester, run) -> None:
+    pytester.makeini("[pytest]\nmlgate = true\nmlgate_report = from_ini.json\n")
+    pytester.makepyfile(ALL_GATES)
+    run()
+    assert (pytester.path / "from_ini.json").exists()
+    run("--mlgate-report", "from_cli.json")
+    assert (pytester.path / "from_cli.json").exists()
+    assert load_report(pytester.path / "from_cli.json")["verdict"] == "pass"

@@ -1,0 +1,278 @@
+"""evaluate() on scikit-learn's bundled data sets: values match sklearn's scorers, intervals
+come from the right method, the model is called once per output, and bad input is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from pytest_mlgate.errors import DataError, ModelError, UnknownMetricError
+from pytest_mlgate.stats.evaluation import evaluate
+from pytest_mlgate.stats.slices import holm, slice_threshold_verdicts
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[Any, pd.DataFrame, pd.Series]:
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.5, random_state=0, stratify=y)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xtr, ytr)
+    return model, Xte, yte
+
+
+class Counting:
+    """A real fitted model whose method calls are counted."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.classes_ = model.classes_
+        self.calls: dict[str, int] = {}
+
+    def _count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    def predict(self, X: Any) -> Any:
+        self._count("predict")
+        return self.model.predict(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        self._count("predict_proba")
+        return self.model.predict_proba(X)
+
+
+CLASSIFICATION = [
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "f1_macro",
+    "roc_auc",
+    "average_precision",
+    "neg_log_loss",
+    "neg_brier_score",
+    "roc_auc_ovr",
+    "matthews_corrcoef",
+]
+
+
+def test_breast_cancer_pipeline_matches_sklearn(cancer: Any) -> None:
+    model, X, y = cancer
+    counted = Counting(model)
+    res = evaluate(counted, X, y, [*CLASSIFICATION, "log_loss", "brier_score"], seed=1)
+    assert counted.calls == {"predict": 1, "predict_proba": 1}
+    for name in CLASSIFICATION:
+        m = res.get(name)
+        assert m.value == pytest.approx(get_scorer(name)(model, X, y), abs=1e-12), name
+        assert m.low is not None and m.high is not None
+        assert m.low <= m.value <= m.high, name
+        assert m.n == len(y) and m.level == 0.95
+        assert m.info["fingerprint"] == res.fingerprint
+    assert res.get("log_loss").value == pytest.approx(-res.get("neg_log_loss").value)
+    assert res.get("log_loss").info["direction"] == "lower"
+    assert res.get("neg_log_loss").info["direction"] == "higher"
+    methods = {m.name: m.method for m in res.measurements}
+    assert methods["accuracy"] == methods["precision"] == methods["recall"] == "wilson"
+    assert methods["roc_auc"] == "delong"
+    assert methods["f1"] == methods["neg_log_loss"] == "bootstrap"
+    acc = res.get("accuracy")
+    assert acc.info["trials"] == len(y)
+    prec = res.get("precision")
+    # Precision's denominator is the predicted positives, not every row.
+    assert prec.info["trials"] == int((model.predict(X) == 1).sum())
+    assert set(res.samples) == {m.name for m in res.measurements}
+    assert res.samples["accuracy"]["y_true"].dtype == np.int16
+    assert res.samples["roc_auc"]["score"].dtype == np.float64
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_numpy_and_pandas_give_same_values_and_level_is_used(cancer: Any) -> None:
+    model, X, y = cancer
+    a = evaluate(model, X, y, ["accuracy", "f1"], seed=3)
+    b = evaluate(model, X.to_numpy(), y.to_numpy(), ["accuracy", "f1"], seed=3)
+    assert a.get("accuracy").value == b.get("accuracy").value
+    assert a.get("f1").low == b.get("f1").low  # same seed, same resamples
+    c = evaluate(model, X, y, ["accuracy"], level=0.80)
+    assert (
+        c.get("accuracy").high - c.get("accuracy").low
+        < a.get("accuracy").high - a.get("accuracy").low
+    )
+    d = evaluate(model, X, y, ["f1"], seed=4)
+    assert d.get("f1").low != a.get("f1").low
+
+
+def test_diabetes_regression_and_aliases() -> None:
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    model = Ridge(alpha=0.1).fit(X[::2], y[::2])
+    Xte, yte = X[1::2], y[1::2]
+    res = evaluate(
+        model,
+        Xte,
+        yte,
+        ["r2", "neg_mean_squared_error", "mse", "rmse", "mae", "neg_median_absolute_error"],
+        n_boot=300,
+    )
+    assert res.get("r2").value == pytest.approx(get_scorer("r2")(model, Xte, yte), abs=1e-12)
+    mse = res.get("mse")
+    assert mse.value == pytest.approx(-res.get("neg_mean_squared_error").value)
+    assert mse.info["direction"] == "lower" and mse.method == "bootstrap"
+    assert res.get("rmse").value == pytest.approx(np.sqrt(mse.value))
+    assert mse.low < mse.value < mse.high
+    assert res.get("neg_median_absolute_error").value == pytest.approx(
+        get_scorer("neg_median_absolute_error")(model, Xte, yte)
+    )
+
+
+def test_multiclass_iris_and_sample_weight() -> None:
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=1000).fit(X[::2], y[::2])
+    w = np.where(y[1::2] == 2, 2.0, 1.0)
+    res = evaluate(
+        model,
+        X[1::2],
+        y[1::2],
+        ["accuracy", "f1_macro", "roc_auc_ovr"],
+        sample_weight=w,
+        n_boot=200,
+    )
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = model.predict(X[1::2])
+    assert res.get("accuracy").value == pytest.approx(
+        accuracy_score(y[1::2], pred, sample_weight=w)
+    )
+    assert res.get("f1_macro").value == pytest.approx(
+        f1_score(y[1::2], pred, average="macro", sample_weight=w)
+    )
+    assert res.get("accuracy").method == "bootstrap"  # weighted proportions are bootstrapped
+
+
+def test_slices_by_column_and_mask(cancer: Any) -> None:
+    model, X, y = cancer
+    big = X["mean radius"] > X["mean radius"].median()
+    res = evaluate(
+        model,
+        X,
+        y,
+        ["accuracy", "roc_auc"],
+        slices={
+            "large": big.to_numpy(),
+            "small": (~big).to_numpy(),
+            "tiny": np.arange(len(y)) < 10,
+        },
+    )
+    names = [m.name for m in res.measurements]
+    assert "accuracy[large]" in names and "roc_auc[small]" in names
+    assert [s["slice"] for s in res.skipped_slices] == ["tiny"]
+    assert res.get("accuracy[large]").n == int(big.sum())
+    assert res.get("accuracy[large]").info["parent"] == "accuracy"
+    worst = res.worst_slice("accuracy")
+    assert worst is not None and worst.value == min(m.value for m in res.slices_of("accuracy"))
+    Xc = X.assign(group=np.where(big, "a", "b"))
+    model2 = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    model2.fit(Xc.drop(columns="group"), y)
+
+    class DropGroup:
+        classes_ = model2.classes_
+
+        def predict(self, X: pd.DataFrame) -> Any:
+            return model2.predict(X.drop(columns="group"))
+
+    r2 = evaluate(DropGroup(), Xc, y, ["accuracy"], slices="group", min_slice_size=10)
+    assert {m.info.get("slice") for m in r2.slices_of("accuracy")} == {"group=a", "group=b"}
+
+
+def test_slice_threshold_verdicts_with_holm(cancer: Any) -> None:
+    _, X, y = cancer
+    stump = DecisionTreeClassifier(max_depth=1, random_state=0).fit(X, y)
+    big = (X["mean radius"] > 15).to_numpy()
+    res = evaluate(stump, X, y, ["accuracy"], slices={"large": big, "small": ~big})
+    verdicts = dict(
+        (s, (v, p)) for s, v, p in slice_threshold_verdicts(res, "accuracy", ">=", 0.99)
+    )
+    # A depth-1 tree is far below 99% on the harder slice: significant even after Holm.
+    assert any(v == "fail" for v, _ in verdicts.values())
+    easy = slice_threshold_verdicts(res, "accuracy", ">=", 0.5)
+    assert all(v == "pass" for _, v, _ in easy)
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_champion_comparison_is_paired(cancer: Any) -> None:
+    model, X, y = cancer
+    weak = make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=1, random_state=0))
+    weak.fit(X, y)
+    res = evaluate(weak, X, y, ["accuracy", "roc_auc", "f1"], against=model)
+    by = {c.metric: c for c in res.comparisons}
+    assert by["accuracy"].verdict == "fail" and by["accuracy"].method == "mcnemar-exact"
+    assert by["roc_auc"].verdict == "fail" and by["roc_auc"].method == "paired-delong"
+    assert by["f1"].method == "paired-bootstrap"
+    assert all(c.reference == "champion" for c in res.comparisons)
+    same = evaluate(model, X, y, ["accuracy"], against=model)
+    assert same.comparisons[0].verdict == "pass"
+    assert same.comparisons[0].change == 0
+
+
+def _err(fn: Any, exc: type[Exception], *words: str) -> str:
+    with pytest.raises(exc) as info:
+        fn()
+    msg = str(info.value)
+    for w in words:
+        assert w in msg, msg
+    return msg
+
+
+def test_bad_inputs_have_clear_messages(cancer: Any) -> None:
+    model, X, y = cancer
+    _err(lambda: evaluate(model, X, y, ["acuracy"]), UnknownMetricError, "'acuracy'", "'accuracy'")
+    _err(lambda: evaluate(model, X, y, ["latency_p95_ms"]), UnknownMetricError, "mlgate.record")
+    _err(
+        lambda: evaluate(model, X, y[:-5], ["accuracy"]),
+        DataError,
+        f"{len(X)} rows",
+        f"{len(X) - 5}",
+    )
+    y_nan = y.astype(float).copy()
+    y_nan.iloc[3] = np.nan
+    _err(lambda: evaluate(model, X, y_nan, ["accuracy"]), DataError, "labels y", "row 3")
+    svc = make_pipeline(StandardScaler(), SVC()).fit(X, y)
+    _err(
+        lambda: evaluate(svc, X, y, ["neg_log_loss"]),
+        ModelError,
+        "'neg_log_loss'",
+        "predict_proba",
+        "CalibratedClassifierCV",
+    )
+    assert evaluate(svc, X, y, ["roc_auc"]).get("roc_auc").value > 0.9  # decision_function works
+    _err(lambda: evaluate(model, X[y == 1], y[y == 1], ["roc_auc"]), DataError, "only one class")
+
+    class NanModel:
+        classes_ = np.array([0, 1])
+
+        def predict_proba(self, X: Any) -> Any:
+            p = model.predict_proba(X)
+            p[7] = np.nan
+            return p
+
+    _err(
+        lambda: evaluate(NanModel(), X, y, ["roc_auc"]),
+        DataError,
+        "NanModel.predict_proba",
+        "row 7",
+    )
+    Xi, yi = load_iris(return_X_y=True)
+    lr = LogisticRegression(max_iter=500).fit(Xi, yi)
+    _err(lambda: evaluate(lr, Xi, yi, ["f1"]), DataError, "f1_macro")
+    _err(lambda: evaluate(lr, Xi, yi, ["roc_auc"]), DataError, "roc_auc_ovr")
+    reg = LinearRegression().fit(Xi, yi.astype(float) + 0.5)
+    _err(lambda: evaluate(reg, Xi, yi + 0.5, ["accuracy"]), DataError, "continuous")
+    _err(lambda: evaluate(model, X, y, ["accuracy"], slices="nope"), DataError, "nope")
