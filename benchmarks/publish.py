@@ -92,6 +92,11 @@ def main() -> int:
           f"ratio {stage_m / ref:.2f}x (informative)")
     print(f"stage + publish                   : {(stage_m + pub_m) * 1e3:8.1f} ms   "
           f"ratio {(stage_m + pub_m) / ref:.2f}x (informative)")
+    if args.quick:
+        # At 10 MB the fixed cost (a dozen small files and fsyncs) dominates; the goal is
+        # stated for ~100 MB, so a smoke run only reports.
+        print("quick smoke run: the 2x goal applies to the full ~100 MB run")
+        return 0
     ok = pub_m <= 2.0 * ref
     print("PASS" if ok else "FAIL: publish costs more than 2x the reference")
     return 0 if ok else 1

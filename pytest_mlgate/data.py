@@ -601,8 +601,11 @@ def numeric_values(series: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
         ns = np.asarray(s.to_numpy(dtype="datetime64[ns]")).view(np.int64)
         return ns.astype(np.float64)
     if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
-        v = series.to_numpy()
-        return np.asarray(v[~np.isnan(v)], dtype=np.float64)
+        v = np.asarray(series.to_numpy(), dtype=np.float64)
+        # A finite sum means no NaN: skip the mask and the copy (the common case).
+        if np.isfinite(v.sum()):
+            return v
+        return v[~np.isnan(v)]
     return np.asarray(series.dropna().to_numpy(dtype=np.float64), dtype=np.float64)
 
 

@@ -11,24 +11,29 @@ import random
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_mlgate import hookspecs
 from pytest_mlgate.errors import ConfigError, MarkerError, MlgateError
 from pytest_mlgate.markers import GATES, MARKER_HELP, GateSpec, gate_for_path, spec_from_marker
-from pytest_mlgate.recorder import Mlgate, SessionServices, TestRecord, finish_record, test_seed, write_samples
-from pytest_mlgate.session import GateSession
 from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 
+if TYPE_CHECKING:
+    from pytest_mlgate.recorder import Mlgate, SessionServices, TestRecord
+    from pytest_mlgate.session import GateSession  # noqa: F401 - named in a StashKey string
+
+# The recorder and the controller's session are imported when first needed: pytest imports this
+# module for every run, and a suite without gated tests should not pay for them.
+
 SETTINGS_KEY = pytest.StashKey[Settings]()
-SERVICES_KEY = pytest.StashKey[SessionServices]()
-SESSION_KEY = pytest.StashKey[GateSession]()
+SERVICES_KEY = pytest.StashKey["SessionServices"]()
+SESSION_KEY = pytest.StashKey["GateSession"]()
 SEED_KEY = pytest.StashKey[int]()
 DESELECTED_KEY = pytest.StashKey[int]()
 SPEC_KEY = pytest.StashKey["GateSpec | None"]()
-RECORD_KEY = pytest.StashKey[TestRecord]()
+RECORD_KEY = pytest.StashKey["TestRecord"]()
 
 PERF_GROUP = "mlgate-performance"
 
@@ -76,9 +81,13 @@ def pytest_configure(config: pytest.Config) -> None:
         workers = 1
     config.stash[SEED_KEY] = seed
     config.stash[DESELECTED_KEY] = 0
+    from pytest_mlgate.recorder import SessionServices
+
     services = SessionServices(config, settings, staging, workers)
     config.stash[SERVICES_KEY] = services
     if workerinput is None and (settings.gate_mode or settings.report or settings.markdown):
+        from pytest_mlgate.session import GateSession
+
         gs = GateSession(config, settings, seed)
         config.stash[SESSION_KEY] = gs
         config.pluginmanager.register(gs, "mlgate-session")
@@ -136,9 +145,9 @@ def _spec_for(item: pytest.Item) -> GateSpec | None:
             rel = Path(item.path).relative_to(item.config.rootpath)
         except ValueError:
             return None
-        gate = gate_for_path(rel, settings.gate_paths)
-        if gate is not None:
-            return GateSpec(gate=gate, source="path")
+        path_gate = gate_for_path(rel, settings.gate_paths)
+        if path_gate is not None:
+            return GateSpec(gate=path_gate, source="path")
     return None
 
 
@@ -200,6 +209,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _record_for(item: pytest.Item) -> TestRecord:
     record = item.stash.get(RECORD_KEY, None)
     if record is None:
+        from pytest_mlgate.recorder import TestRecord, test_seed
+
         spec = item.stash.get(SPEC_KEY, None)
         record = TestRecord(nodeid=item.nodeid.split("@" + PERF_GROUP)[0], spec=spec)
         record.seed = test_seed(item.config.stash[SEED_KEY], record.nodeid)
@@ -211,6 +222,8 @@ def _record_for(item: pytest.Item) -> TestRecord:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     settings = item.config.stash[SETTINGS_KEY]
     if settings.gate_mode or settings.seed is not None:
+        from pytest_mlgate.recorder import test_seed
+
         seed = test_seed(item.config.stash[SEED_KEY], item.nodeid.split("@" + PERF_GROUP)[0])
         random.seed(seed)
         np = sys.modules.get("numpy")
@@ -239,6 +252,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 
 def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
+    from pytest_mlgate.recorder import finish_record, write_samples
+
     settings = item.config.stash[SETTINGS_KEY]
     services = item.config.stash[SERVICES_KEY]
     failures = finish_record(record, settings, services)
@@ -247,8 +262,24 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
     return failures
 
 
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _outside_plugin(entry: Any) -> bool:
+    try:
+        return _PACKAGE_DIR not in Path(entry.path).resolve().parents
+    except (TypeError, ValueError, OSError):
+        return True
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    excinfo = call.excinfo
+    if excinfo is not None and excinfo.errisinstance(MlgateError):
+        # A user's mistake: show their frames and our message, not the plugin's internals.
+        kept = excinfo.traceback.filter(_outside_plugin)
+        if len(kept):
+            excinfo.traceback = kept
     report = yield
     spec = item.stash.get(SPEC_KEY, None)
     record = item.stash.get(RECORD_KEY, None)
@@ -272,6 +303,8 @@ def mlgate(request: pytest.FixtureRequest) -> Mlgate:
     item = request.node
     assert isinstance(item, pytest.Item)
     config = request.config
+    from pytest_mlgate.recorder import Mlgate
+
     return Mlgate(item, _record_for(item), config.stash[SETTINGS_KEY], config.stash[SERVICES_KEY])
 
 

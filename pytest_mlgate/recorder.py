@@ -76,6 +76,8 @@ class TestRecord:
     fingerprints: dict[str, str] = field(default_factory=dict)
     samples_file: str | None = None
     seed: int | None = None
+    # Failures found while the body ran that are reported when it ends (worst-slice verdicts).
+    failures: list[str] = field(default_factory=list)
 
     @property
     def gate(self) -> str | None:
@@ -233,7 +235,25 @@ class Mlgate:
             self._add(m, result.samples.get(m.name))
         for c in result.comparisons:
             self._record.comparisons[c.metric] = c
+        if slices is not None:
+            self._check_slices(result)
         return result
+
+    def _check_slices(self, result: Any) -> None:
+        """A slice fails when it is significantly worse than its metric's threshold (Holm)."""
+        from pytest_mlgate.stats.slices import slice_threshold_verdicts
+
+        spec = self._record.spec
+        for t in spec.thresholds if spec else ():
+            verdicts = slice_threshold_verdicts(result, t.metric, t.op, t.value, alpha=self._settings.alpha)
+            failing = [(name, p) for name, verdict, p in verdicts if verdict == "fail"]
+            if failing:
+                worst = result.worst_slice(t.metric)
+                detail = ", ".join(f"{name} (Holm p={p:.3g})" for name, p in failing)
+                self._record.failures.append(
+                    f"{t.metric}: slice(s) significantly below {t.text}: {detail}; worst slice "
+                    f"{worst.info.get('slice')} = {_f(worst.value)}"
+                )
 
     def _margins(self, names: Sequence[str]) -> dict[str, float]:
         spec = self._record.spec
@@ -251,7 +271,7 @@ class Mlgate:
     def benchmark(self, fn: Callable[..., Any], *args: Any, rows: bool = False,
                   batch_size: int | None = None, warmup: int | None = None,
                   min_rounds: int | None = None, max_time: float | None = None,
-                  threads: int | None | str = "ini", **kwargs: Any) -> Any:
+                  threads: int | str | None = "ini", **kwargs: Any) -> Any:
         """Time ``fn(*args, **kwargs)`` and record latency percentiles, throughput and memory.
 
         The keyword-only options configure the benchmark; every other keyword goes to ``fn``.
@@ -333,7 +353,7 @@ class Mlgate:
         __tracebackhide__ = True
         from pytest_mlgate.behaviour import check_directional
 
-        return self._behaviour(check_directional(model, X, perturb, direction, **options))
+        return self._behaviour(check_directional(model, X, perturb, direction, **options))  # type: ignore[arg-type]
 
     def assert_deterministic(self, model: Any, X: Any, **options: Any) -> Any:
         """Fail when predicting the same rows twice gives different answers."""
@@ -482,12 +502,13 @@ def _compare_baseline(record: TestRecord, m: Measurement, settings: Settings,
         current_samples=record.samples.get(m.name),
         reference_samples=baseline.samples(record.key, m.name),
         current_fingerprint=m.info.get("fingerprint"), reference_fingerprint=entry.fingerprint,
+        seed=record.seed or 0,
     )
 
 
 def finish_record(record: TestRecord, settings: Settings, session: SessionServices) -> list[str]:
     """Check thresholds and regressions of a finished test body; return failure lines."""
-    failures: list[str] = []
+    failures: list[str] = list(record.failures)
     results: list[MetricResult] = []
     thresholds = {t.metric: t for t in record.spec.thresholds} if record.spec else {}
     for name in thresholds:

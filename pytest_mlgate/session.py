@@ -33,7 +33,6 @@ class TestEntry:
     duration_s: float = 0.0
     record: dict[str, Any] | None = None
     message: str = ""
-    finished: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,12 @@ class RunResult:
     baseline: dict[str, Any] = field(default_factory=dict)
     delivery: dict[str, Any] | None = None
 
+    ungated_failures: int = 0
+
     @property
     def errored(self) -> bool:
-        return any(t.outcome in ("failed", "error") for t in self.tests)
+        """Whether any test of the run failed or errored, gated or not."""
+        return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,6 +128,8 @@ class GateSession:
         self.started = time.time()
         self.tests: dict[str, TestEntry] = {}
         self.collected: set[str] = set()
+        self.finished: set[str] = set()
+        self.ungated_failures = 0
         self.collection_errors: list[str] = []
         self.deselected_gated = 0
         self.crashed_workers: list[str] = []
@@ -137,6 +141,15 @@ class GateSession:
     def observe(self, report: pytest.TestReport) -> None:
         data = getattr(report, "mlgate", None)
         entry = self.tests.get(report.nodeid)
+        when = report.when
+        if data is None and entry is None:
+            # A test without a gate: only completeness and failures matter. Keep this path cheap,
+            # it runs for every report of every test.
+            if when not in ("setup", "call"):
+                self.finished.add(report.nodeid)
+            if report.failed:
+                self.ungated_failures += 1
+            return
         if entry is None:
             entry = self.tests[report.nodeid] = TestEntry(report.nodeid)
         if data is not None:
@@ -144,7 +157,6 @@ class GateSession:
             if "metrics" in data:
                 entry.record = data
         entry.duration_s += float(getattr(report, "duration", 0.0) or 0.0)
-        when = report.when
         if report.failed:
             if when == "call":
                 entry.outcome = "failed"
@@ -162,7 +174,7 @@ class GateSession:
             entry.outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
         # pytest-xdist reports a test whose worker crashed with when="???": it ended too.
         if when not in ("setup", "call"):
-            entry.finished = True
+            self.finished.add(report.nodeid)
 
     def observe_collect(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -201,7 +213,7 @@ class GateSession:
             reasons.append("--stepwise stops at the first failure")
         if getattr(opt, "collectonly", False):
             reasons.append("--collect-only ran no test")
-        not_run = [n for n in self.collected if not (n in self.tests and self.tests[n].finished)]
+        not_run = self.collected - self.finished
         if not_run and not getattr(opt, "collectonly", False):
             reasons.append(f"{len(not_run)} collected test(s) did not run (-x/--maxfail or an interrupt)")
         if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -272,7 +284,7 @@ class GateSession:
         }
         self.result = RunResult(
             passed=not failures, complete=not reasons, incomplete_reasons=reasons, gates=gates,
-            tests=tests, run=run, failures=failures,
+            tests=tests, run=run, failures=failures, ungated_failures=self.ungated_failures,
         )
         return self.result
 
@@ -419,7 +431,7 @@ def deliver(config: pytest.Config, settings: Settings, result: RunResult,
         registry = LocalRegistry(settings.registry)
         for c in by_name.values():
             published = registry.publish(StagedCandidate.from_json(c), run_report, aliases=settings.aliases)
-            entry = {"name": published.name, "version": published.version, "path": str(published.path),
+            entry: dict[str, Any] = {"name": published.name, "version": published.version, "path": str(published.path),
                      "artifact_id": published.artifact_id, "deploy": []}
             artifacts.append(entry)
             for target in targets:

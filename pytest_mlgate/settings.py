@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.markers import GATES, GatePath, parse_gate_paths
@@ -30,7 +30,7 @@ class Option:
     dest: str | None = None
 
     @property
-    def ini_type(self) -> str:
+    def ini_type(self) -> Literal["linelist", "string"]:
         return "linelist" if self.kind == "lines" else "string"
 
 

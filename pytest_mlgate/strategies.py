@@ -114,23 +114,28 @@ def _elements(c: ColumnSchema) -> SearchStrategy[Any]:
 
 
 def _column(c: ColumnSchema, values: list[Any]) -> Any:
+    """One generated column as a Series of the example's dtype (built once: shrinking calls
+    this thousands of times)."""
     import pandas as pd
 
     if c.kind == "category":
-        return pd.Categorical(values, categories=c.dtype.categories, ordered=c.dtype.ordered)
+        return pd.Series(pd.Categorical(values, dtype=c.dtype))
     if c.kind == "datetime":
-        us = pd.array([None if v is None else v for v in values], dtype="Int64")
-        ts = pd.to_datetime(us, unit="us")
+        nat = np.iinfo(np.int64).min
+        us = np.array([nat if v is None else v for v in values], dtype=np.int64)
+        naive = pd.Series(us.view("datetime64[us]"))
         tz = getattr(c.dtype, "tz", None)
         if tz is not None:
-            ts = ts.tz_localize("UTC").tz_convert(tz)
-        return pd.Series(ts).astype(c.dtype).to_numpy() if tz is None else ts
-    if c.kind in ("int", "bool") and c.missing and isinstance(c.dtype, np.dtype):
-        # a numpy int/bool column cannot hold missing values; it never had any
-        return pd.array(values, dtype=c.dtype)
+            return naive.dt.tz_localize("UTC").dt.tz_convert(tz).astype(c.dtype)
+        return naive.astype(c.dtype)
     if c.kind == "float" and isinstance(c.dtype, np.dtype):
-        return np.array([math.nan if v is None else v for v in values], dtype=c.dtype)
-    return pd.array(values, dtype=c.dtype)
+        return pd.Series(np.array([math.nan if v is None else v for v in values],
+                                  dtype=c.dtype))
+    if c.kind in ("int", "bool") and isinstance(c.dtype, np.dtype) and not c.missing:
+        return pd.Series(np.array(values, dtype=c.dtype))
+    if isinstance(c.dtype, np.dtype) and c.dtype.kind == "O":
+        return pd.Series(np.array(values, dtype=object), dtype=object)
+    return pd.Series(pd.array(values, dtype=c.dtype))
 
 
 def frames_like(frame: pd.DataFrame, *, min_rows: int = 1,
@@ -150,8 +155,7 @@ def frames_like(frame: pd.DataFrame, *, min_rows: int = 1,
         cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
         # Series with explicit dtypes: a dict of plain arrays would let pandas re-infer object
         # text as its string dtype.
-        data = {i: pd.Series(_column(c, list(v)), dtype=c.dtype)
-                for i, (c, v) in enumerate(zip(schema, cols, strict=True))}
+        data = {i: _column(c, list(v)) for i, (c, v) in enumerate(zip(schema, cols, strict=True))}
         out = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
         out.columns = pd.Index(names) if not isinstance(frame.columns, pd.MultiIndex) \
             else frame.columns

@@ -114,12 +114,16 @@ def _json_bytes(obj: Any) -> bytes:
     return (json.dumps(_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Create ``path`` (it must not exist), write, fsync."""
+def _write_new(path: Path, data: bytes, written: list[Path] | None = None) -> None:
+    """Create ``path`` (it must not exist) and write it; fsync now, or later when the caller
+    collects it in ``written``."""
     with open(path, "xb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if written is None:
+            fh.flush()
+            os.fsync(fh.fileno())
+    if written is not None:
+        written.append(path)
 
 
 def _fsync_file(path: Path) -> None:
@@ -331,19 +335,23 @@ class LocalRegistry:
         from concurrent.futures import ThreadPoolExecutor
 
         try:
-            with _StagingArea(base) as work, ThreadPoolExecutor(max_workers=1) as io:
+            with _StagingArea(base) as work, ThreadPoolExecutor(max_workers=8) as io:
                 model_path = work / staged.model_file
                 # Flush the model's pages in the background (the disk works while the CPU
-                # builds and checks the artefact); joined before the rename, the commit point.
-                synced = (io.submit(_fsync_file, model_path)
-                          if _place(staged.model_path, model_path) else None)
+                # builds and checks the artefact). Every file is fsynced, the small ones
+                # together so the filesystem batches them, before the rename: the commit point.
+                syncs = ([io.submit(_fsync_file, model_path)]
+                         if _place(staged.model_path, model_path) else [])
                 _step("model")
-                manifest = self._build(work, staged, run)
+                manifest, written = self._build(work, staged, run)
                 _step("built")
                 self._self_check(work, manifest, staged)
                 _step("checked")
-                if synced is not None:
-                    synced.result()
+                syncs += [io.submit(_fsync_file, p) for p in written]
+                for done in syncs:
+                    done.result()
+                fsync_dir(work)
+                _step("synced")
                 version = self._commit(work, name, manifest, extra)
         except OSError as exc:
             raise RegistryError(f"publishing {name!r} to {self.root} failed: {exc}. Check the "
@@ -393,16 +401,20 @@ class LocalRegistry:
                                 f"is another publisher stuck? Remove {self.root / LOCK} only if "
                                 "no publisher is running.") from exc
 
-    def _build(self, work: Path, staged: StagedCandidate, run: Mapping[str, Any]) -> dict[str, Any]:
+    def _build(self, work: Path, staged: StagedCandidate,
+               run: Mapping[str, Any]) -> tuple[dict[str, Any], list[Path]]:
+        """Write every file but the model, manifest last; returns it and the files to fsync."""
         from pytest_mlgate import __version__
         from pytest_mlgate.delivery.card import render_card
         from pytest_mlgate.provenance import git_info
 
         src = Path(staged.directory)
+        written: list[Path] = []
         if staged.example_file:
-            _write_new(work / staged.example_file, (src / staged.example_file).read_bytes())
+            example = (src / staged.example_file).read_bytes()
+            _write_new(work / staged.example_file, example, written)
         if staged.has_profile:
-            _write_new(work / PROFILE_FILE, (src / PROFILE_FILE).read_bytes())
+            _write_new(work / PROFILE_FILE, (src / PROFILE_FILE).read_bytes(), written)
         run_info: Mapping[str, Any] = run["run"] if isinstance(run.get("run"), Mapping) else {}
         run_git = run_info.get("git")
         git: dict[str, Any] = dict(run_git) if isinstance(run_git, Mapping) else git_info()
@@ -421,32 +433,33 @@ class LocalRegistry:
             "card": staged.card,
             "data": staged.data,
         }
-        _write_new(work / "signature.json", _json_bytes(staged.signature or {}))
-        _write_new(work / "data.json", _json_bytes(staged.data))
-        _write_new(work / "environment.json", _json_bytes(_environment()))
+        _write_new(work / "signature.json", _json_bytes(staged.signature or {}), written)
+        _write_new(work / "data.json", _json_bytes(staged.data), written)
+        _write_new(work / "environment.json", _json_bytes(_environment()), written)
         _write_new(work / "provenance.json", _json_bytes({
             "git": git, "created": created, "mlgate_version": __version__,
-            "run": {k: v for k, v in run_info.items() if k != "git"}, "notes": list(staged.notes)}))
-        _write_new(work / "run.json", _json_bytes(run))
+            "run": {k: v for k, v in run_info.items() if k != "git"},
+            "notes": list(staged.notes)}), written)
+        _write_new(work / "run.json", _json_bytes(run), written)
         _write_new(work / "README.md", render_card(
             name=staged.name, manifest_meta=meta, run=run, card=staged.card, data=staged.data,
-            signature=staged.signature).encode("utf-8"))
+            signature=staged.signature).encode("utf-8"), written)
         _step("files")
         size = staged.model_path.stat().st_size
         known = {staged.model_file: {"sha256": staged.content_hash, "size": size}}
         manifest = build_manifest(work, _jsonable(meta), known=known)
         # The manifest goes last: an artefact without one is never trusted.
-        _write_new(work / MANIFEST, _json_bytes(manifest))
+        _write_new(work / MANIFEST, _json_bytes(manifest), written)
         fsync_dir(work)
-        return manifest
+        return manifest, written
 
     def _self_check(self, work: Path, manifest: Mapping[str, Any], staged: StagedCandidate) -> None:
-        """Verify every hash, load the model from the verified bytes and predict on the stored
-        example: what `load` will do later, so an artefact that fails it is never published.
-        The skops types trusted here are the ones this run's own model consists of."""
+        """Verify every hash, load the model and predict on the stored example: what `load` does
+        later, so an artefact that fails it is never published. The skops types trusted here
+        are the ones this run's own model consists of; `load` never trusts them by itself."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from pytest_mlgate.delivery.artifact import hash_bytes
+        from pytest_mlgate.delivery.artifact import hash_file
         from pytest_mlgate.delivery.serialize import (
             UntrustedTypesError,
             decode_example,
@@ -455,21 +468,21 @@ class LocalRegistry:
         )
         from pytest_mlgate.delivery.verify import verify_and_read
 
-        blob = (work / staged.model_file).read_bytes()
-        # Hash (GIL released by hashlib) while skops loads: both read the same bytes.
+        model_path = work / staged.model_file
         error: Exception | None = None
         model: Any = None
+        # Hash (hashlib releases the GIL) while skops loads: two cores, one pass each. The file
+        # is in this publisher's own staging directory, so loading it from disk is safe here.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            digest = pool.submit(hash_bytes, blob)
+            digest = pool.submit(hash_file, model_path)
             try:
                 try:
-                    model = deserialize_model(blob, staged.format, None)
+                    model = deserialize_model(model_path, staged.format, None)
                 except UntrustedTypesError as exc:
-                    model = deserialize_model(blob, staged.format, exc.types)
+                    model = deserialize_model(model_path, staged.format, exc.types)
             except Exception as exc:
                 error = exc
-            hashed = {staged.model_file: digest.result()}
-        del blob
+            hashed = {staged.model_file: digest.result()[0]}
         try:
             verify_and_read(work, hashed=hashed)
         except VerificationError as exc:

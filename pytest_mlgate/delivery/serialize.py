@@ -18,6 +18,7 @@ import math
 import pickle
 import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,19 +67,25 @@ def serialize_model(model: Any, fmt: str) -> bytes:
     raise ArtifactError(f"unknown serializer {fmt!r}: expected one of {', '.join(FORMATS)}")
 
 
-def deserialize_model(data: bytes, fmt: str, trusted: Sequence[Any] | None) -> Any:
-    """Rebuild a model from verified bytes. ``trusted`` is passed to skops as is; pickle-family
-    formats must have been allowed by the caller before this is called."""
+def deserialize_model(data: bytes | Path, fmt: str, trusted: Sequence[Any] | None) -> Any:
+    """Rebuild a model from verified bytes (or a file only this process can write). ``trusted``
+    is passed to skops as is; pickle-family formats must have been allowed by the caller."""
+    if isinstance(data, Path) and fmt != "skops":
+        data = data.read_bytes()
     if fmt == "skops":
         import skops.io as sio
         from skops.io.exceptions import UntrustedTypesFoundException
 
+        trust = list(trusted) if trusted else None
         try:
-            return sio.loads(data, trusted=list(trusted) if trusted else None)
+            if isinstance(data, Path):
+                return sio.load(data, trusted=trust)
+            return sio.loads(data, trusted=trust)
         except UntrustedTypesFoundException:
             allowed = {t if isinstance(t, str) else _qualname(t) for t in trusted or ()}
             missing = [t for t in skops_untrusted_types(data) if t not in allowed]
             raise UntrustedTypesError(missing) from None
+    assert isinstance(data, bytes)
     if fmt == "joblib":
         import joblib
 
@@ -101,10 +108,12 @@ def _qualname(t: Any) -> str:
     return f"{t.__module__}.{t.__qualname__}"
 
 
-def skops_untrusted_types(data: bytes) -> list[str]:
+def skops_untrusted_types(data: bytes | Path) -> list[str]:
     """Types in a skops file outside skops' default trusted set."""
     import skops.io as sio
 
+    if isinstance(data, Path):
+        return list(sio.get_untrusted_types(file=data))
     return list(sio.get_untrusted_types(data=data))
 
 
@@ -222,10 +231,13 @@ def decode_example(name: str, data: bytes) -> Any:
     import pandas as pd
 
     payload = json.loads(data)
+    # The columns must carry the stored index themselves: a frame built from series with a
+    # default index and an explicit other index would align them into NaN.
+    index = pd.Index(payload["index"]) if payload.get("index") else None
     frame = pd.DataFrame(
-        {c["name"]: pd.Series(payload["data"][c["name"]], dtype=_restore_dtype(c["dtype"]))
+        {c["name"]: pd.Series(payload["data"][c["name"]], dtype=_restore_dtype(c["dtype"]), index=index)
          for c in payload["columns"]},
-        index=pd.Index(payload["index"]) if payload.get("index") else None,
+        index=index,
     )
     for c in payload["columns"]:
         if str(frame[c["name"]].dtype) != c["dtype"]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
@@ -133,5 +132,5 @@ def test_misuse_raises_clear_errors(cancer) -> None:  # type: ignore[no-untyped-
     with pytest.raises(BehaviourError, match="repeats"):
         check_deterministic(model, X, repeats=1)
     # apply() gives one leaf index per tree: the check cannot guess which column to watch
-    with pytest.raises(BehaviourError, match="returns 25 columns; choose .* output="):
+    with pytest.raises(BehaviourError, match=r"returns 25 columns; choose .* output="):
         check_directional(model, X, lambda f: f, "increase", method="apply")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis.database import InMemoryExampleDatabase
 from sklearn.datasets import load_wine
 
@@ -53,14 +53,16 @@ def test_shrinking_finds_a_minimal_frame() -> None:
     # a "pipeline bug" that needs two rows with alcohol above 13: shrinks to exactly two rows
     found = find(frames_like(EXAMPLE, max_rows=30),
                  lambda f: int((f["alcohol"] > 13).sum()) >= 2,
-                 settings=settings(max_examples=500, database=None))
+                 settings=settings(max_examples=500, database=None,
+                                   phases=[Phase.generate, Phase.shrink]))
     assert len(found) == 2
 
 
 def test_failures_are_saved_in_the_example_database() -> None:
     db = InMemoryExampleDatabase()
 
-    @settings(database=db, max_examples=100, deadline=None)
+    @settings(database=db, max_examples=100, deadline=None,
+              phases=[Phase.generate, Phase.shrink])
     @given(frames_like(EXAMPLE))
     def fails_on_south(frame: pd.DataFrame) -> None:
         assert not (frame["region"] == "south").any()

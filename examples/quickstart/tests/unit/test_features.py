@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
+from quickstart import add_features
 from sklearn.datasets import load_breast_cancer
 
 from pytest_mlgate.strategies import frames_like
-from quickstart import add_features
 
 RAW = load_breast_cancer(as_frame=True).frame.drop(columns="target")
 
