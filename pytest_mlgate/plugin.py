@@ -262,24 +262,38 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
     return failures
 
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_CAUSE_FLAG = "_mlgate_caused_user_error"
 
 
-def _outside_plugin(entry: Any) -> bool:
-    try:
-        return _PACKAGE_DIR not in Path(entry.path).resolve().parents
-    except (TypeError, ValueError, OSError):
-        return True
+def _hide_for_user_errors(excinfo: Any) -> bool:
+    """``__tracebackhide__`` of the plugin's modules: hide their frames for a user's mistake
+    (an MlgateError and what caused it), keep them for anything else (a bug of ours should
+    show where it is)."""
+    return bool(excinfo.errisinstance(MlgateError)) or bool(getattr(excinfo.value, _CAUSE_FLAG, False))
+
+
+def _hide_plugin_frames(error: BaseException) -> None:
+    # ``raise ArtifactError(...) from exc``: the cause is shown too; flag it so our frames in
+    # its traceback are hidden as well.
+    cause = error.__cause__ or error.__context__
+    while cause is not None and not getattr(cause, _CAUSE_FLAG, False):
+        try:
+            setattr(cause, _CAUSE_FLAG, True)
+        except (AttributeError, TypeError):
+            break
+        cause = cause.__cause__ or cause.__context__
+    # pytest hides a frame whose globals hold a true (or callable-true) ``__tracebackhide__``.
+    # Every module that raised is loaded by the time its error is reported.
+    for name, module in list(sys.modules.items()):
+        if (name == "pytest_mlgate" or name.startswith("pytest_mlgate.")) and module is not None:
+            if "__tracebackhide__" not in vars(module):
+                module.__tracebackhide__ = _hide_for_user_errors  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    excinfo = call.excinfo
-    if excinfo is not None and excinfo.errisinstance(MlgateError):
-        # A user's mistake: show their frames and our message, not the plugin's internals.
-        kept = excinfo.traceback.filter(_outside_plugin)
-        if len(kept):
-            excinfo.traceback = kept
+    if call.excinfo is not None and call.excinfo.errisinstance(MlgateError):
+        _hide_plugin_frames(call.excinfo.value)
     report = yield
     spec = item.stash.get(SPEC_KEY, None)
     record = item.stash.get(RECORD_KEY, None)

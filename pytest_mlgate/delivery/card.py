@@ -24,7 +24,7 @@ def metric_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
             rows.append({
                 "test": str(test.get("nodeid", "?")), "gate": test.get("gate"),
                 "name": str(m.get("name", "?")), "value": m.get("value"), "low": m.get("low"),
-                "high": m.get("high"), "threshold": m.get("threshold"), "verdict": m.get("verdict"),
+                "high": m.get("high"), "threshold": (m.get("threshold") or {}).get("text") if isinstance(m.get("threshold"), dict) else m.get("threshold"), "verdict": m.get("verdict"),
                 "change": comp.get("change") if comp else None,
                 "baseline": comp.get("reference_value") if comp else None,
             })

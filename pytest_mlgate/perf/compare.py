@@ -107,8 +107,8 @@ def compare_performance(
     """Verdict of a performance reading against its baseline value, with relative tolerance.
 
     ``tolerance`` is relative (0.10 = 10%): for a lower-is-better reading the bad side is a
-    ratio current/baseline above 1 + tolerance, the good side below 1 - tolerance; mirrored
-    for higher-is-better. With ``timings_s`` samples on both sides the ratio's bootstrap
+    ratio current/baseline above 1 + tolerance, the good side below 1 / (1 + tolerance);
+    mirrored for higher-is-better (bad below 1 / (1 + tolerance)). With ``timings_s`` samples on both sides the ratio's bootstrap
     interval at level 1 - alpha decides: fail only when all of it is on the bad side,
     inconclusive when it straddles, improved when all of it is on the good side. A baseline
     from another machine is never compared (verdict "not_compared").
@@ -152,8 +152,10 @@ def compare_performance(
             f"(baseline {ref:g}, current {cur:g}); use an absolute budget on the marker instead",
         )
 
-    bad = 1.0 + tolerance if direction == "lower" else 1.0 - tolerance
-    good = 1.0 - tolerance if direction == "lower" else 1.0 + tolerance
+    # Symmetric in ratio: a 10% tolerance allows latency x1.1 and throughput x1/1.1, so any
+    # tolerance (even 100%: "twice as slow") means the same thing in both directions.
+    bad = 1.0 + tolerance if direction == "lower" else 1.0 / (1.0 + tolerance)
+    good = 1.0 / (1.0 + tolerance) if direction == "lower" else 1.0 + tolerance
 
     def beyond_bad(x: float) -> bool:
         return x > bad if direction == "lower" else x < bad

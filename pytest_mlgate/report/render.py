@@ -31,14 +31,22 @@ def gate_rows(report: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
-def _short_test(nodeid: str) -> str:
-    return nodeid.rsplit("/", 1)[-1]
+def _short_test(nodeid: str, width: int = 48) -> str:
+    name = nodeid.rsplit("/", 1)[-1]
+    return name if len(name) <= width else name[: width - 2] + ".."
+
+
+def _shown_in_terminal(m: Mapping[str, Any]) -> bool:
+    # A benchmark records eight readings; the terminal shows those with a budget or a verdict.
+    return not (m.get("method") == "benchmark" and m.get("verdict") in (None, "none"))
 
 
 def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[str]]:
     rows = []
     for t in report["tests"]:
         for m in t.get("metrics", []):
+            if not markdown and not _shown_in_terminal(m):
+                continue
             c = m.get("comparison") or {}
             th = m.get("threshold") or {}
             change = "-"
@@ -88,7 +96,11 @@ def render_terminal(report: Mapping[str, Any]) -> str:
     parts = [render(GATE_HEADERS, gate_rows(report))]
     rows = metric_rows(report)
     if rows:
-        parts.append(render(METRIC_HEADERS, rows))
+        table = render(METRIC_HEADERS, rows)
+        total = sum(len(t.get("metrics", [])) for t in report["tests"])
+        if total > len(rows):
+            table += f"\n({total - len(rows)} more benchmark readings without a budget are in the JSON and Markdown reports)"
+        parts.append(table)
     parts.append("\n".join(summary_lines(report)))
     return "\n\n".join(parts)
 

@@ -71,6 +71,7 @@ def _table() -> dict[str, MetricInfo]:
     add("drift_worst_effect", "lower", "drift", "largest effect size across columns")
     add("invariance_violation_rate", "lower", "drift")
     add("directional_violation_rate", "lower", "drift")
+    add("determinism_violation_rate", "lower", "drift")
     return t
 
 

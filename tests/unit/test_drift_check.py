@@ -150,3 +150,20 @@ def test_bad_input_gives_clear_errors(cancer: pd.DataFrame) -> None:
         check_drift(ref, cur, alpha=1.5)
     with pytest.raises(DriftError, match="DataFrame or a Profile"):
         check_drift(ref.to_numpy(), cur)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("equal_sizes", [True, False])
+def test_ks_and_wasserstein_are_exact_with_ties_and_signed_zeros(equal_sizes: bool) -> None:
+    from pytest_mlgate.stats.drift import _two_sample
+
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        n = int(rng.integers(2, 200))
+        m = n if equal_sizes else int(rng.integers(2, 200))
+        if trial % 2:
+            a, b = np.round(rng.normal(size=n)), np.round(rng.normal(0.2, size=m))  # -0.0 too
+        else:
+            a, b = rng.normal(size=n), rng.normal(0.3, size=m)
+        d, w = _two_sample(a, b)
+        assert d == pytest.approx(stats.ks_2samp(a, b, method="asymp").statistic, abs=1e-12)
+        assert w == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-9, abs=1e-12)
