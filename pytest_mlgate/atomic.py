@@ -39,6 +39,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     binary = "b" in mode
     try:
+        # mkstemp creates 0600; give the file the mode an ordinary open() would (0666 & ~umask).
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
             yield fh
             fh.flush()
@@ -49,6 +51,12 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
             os.unlink(tmp)
         raise
     fsync_dir(target.parent)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -285,9 +285,9 @@ def _hide_plugin_frames(error: BaseException) -> None:
     # pytest hides a frame whose globals hold a true (or callable-true) ``__tracebackhide__``.
     # Every module that raised is loaded by the time its error is reported.
     for name, module in list(sys.modules.items()):
-        if (name == "pytest_mlgate" or name.startswith("pytest_mlgate.")) and module is not None:
-            if "__tracebackhide__" not in vars(module):
-                module.__tracebackhide__ = _hide_for_user_errors  # type: ignore[attr-defined]
+        ours = name == "pytest_mlgate" or name.startswith("pytest_mlgate.")
+        if ours and module is not None and "__tracebackhide__" not in vars(module):
+            module.__tracebackhide__ = _hide_for_user_errors  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -470,9 +470,9 @@ def _compare_baseline(record: TestRecord, m: Measurement, settings: Settings,
     direction = direction_of(m.name) or (
         ("higher" if threshold.higher_is_better else "lower") if threshold else None)
     if direction is None:
-        return Comparison(metric=m.name, verdict="not_compared", reference="baseline",
-                          reference_value=entry.value,
-                          reason=f"the direction of {m.name!r} is unknown; put a threshold on the marker")
+        # Without a threshold or a known name there is no "worse": the value is kept in the
+        # baseline and shown, but not judged.
+        return None
     spec = record.spec
     info = METRICS.get(m.name)
     if (info is not None and info.kind == "performance") or m.method == "benchmark":

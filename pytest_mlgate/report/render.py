@@ -50,7 +50,7 @@ def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[
             c = m.get("comparison") or {}
             th = m.get("threshold") or {}
             change = "-"
-            if c.get("ratio") is not None and c.get("change") is None:
+            if c.get("ratio") is not None:
                 change = f"x{fmt(c['ratio'])}"
             elif c.get("change") is not None:
                 change = f"{c['change']:+.4g}"

@@ -1,0 +1,119 @@
+"""The performance, drift and behaviour calls of the fixture, through the plugin."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import load_report
+
+PERF_TESTS = '''
+import time
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+X, y = load_diabetes(return_X_y=True)
+model = Ridge().fit(X, y)
+
+@pytest.mark.performance(latency_p95_ms="<= 1000", throughput_rps=">= 10", model_size_mb="<= 1", key="ridge")
+def test_speed(mlgate):
+    result = mlgate.benchmark(model.predict, X, rows=True, max_time=0.1)
+    assert result.rounds >= 20 and len(result.timings_s) == result.rounds
+    assert result.throughput_rps > 1000   # rows per second of a batch
+    mlgate.measure_size(model)
+
+@pytest.mark.performance(latency_p50_ms="<= 0.001")
+def test_blown_budget(mlgate):
+    mlgate.benchmark(time.sleep, 0.002, max_time=0.05)
+
+@pytest.mark.performance
+def test_function_error_is_its_own(mlgate):
+    def broken():
+        raise ZeroDivisionError("inside the model")
+    mlgate.benchmark(broken)
+'''
+
+
+def test_benchmark_readings_budgets_and_errors(pytester: pytest.Pytester, run, mode: str) -> None:
+    pytester.makepyfile(test_perf=PERF_TESTS)
+    result = run("--mlgate", "-o", "mlgate_required_gates=performance", "--mlgate-report", "r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines_random([
+        "*latency_p50_ms 2.* <= 0.001: threshold not met*",
+        "*ZeroDivisionError: inside the model*",
+    ])
+    report = load_report(pytester.path / "r.json")
+    speed = next(t for t in report["tests"] if t["nodeid"].endswith("test_speed"))
+    names = {m["name"] for m in speed["metrics"]}
+    assert {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "latency_max_ms",
+            "throughput_rps", "peak_memory_mb", "rss_peak_mb", "model_size_mb"} <= names
+    p95 = next(m for m in speed["metrics"] if m["name"] == "latency_p95_ms")
+    assert p95["verdict"] == "pass" and p95["method"] == "benchmark"
+    assert bool(p95["info"].get("shared_cpu")) == (mode == "xdist")
+
+
+def test_performance_regression_against_baseline(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_perf='''
+import os, time, pytest
+
+@pytest.mark.performance(latency_p50_ms="<= 1000", key="sleepy")
+def test_sleepy(mlgate):
+    ms = float(os.environ.get("SLEEP_MS", "2"))
+    mlgate.benchmark(time.sleep, ms / 1000, max_time=0.1, min_rounds=20)
+''')
+    args = ("--mlgate", "-o", "mlgate_required_gates=performance", "-p", "no:hypothesispytest")
+    assert pytester.runpytest_subprocess(*args, "--mlgate-update-baseline").ret == 0
+    monkeypatch.setenv("SLEEP_MS", "6")
+    slow = pytester.runpytest_subprocess(*args, "--mlgate-report", "r.json")
+    assert slow.ret == pytest.ExitCode.TESTS_FAILED
+    slow.stdout.fnmatch_lines(["*latency_p50_ms regressed against the baseline*"])
+
+
+DATA_TESTS = '''
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+
+X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+model = LogisticRegression(max_iter=5000).fit(X, y)
+first, second = X.iloc[::2], X.iloc[1::2]
+
+@pytest.mark.integration
+def test_no_drift(mlgate):
+    result = mlgate.check_drift(first, second)
+    assert not result.drifted
+
+@pytest.mark.integration
+def test_drift(mlgate):
+    shifted = second.assign(**{"mean radius": second["mean radius"] * 1.5})
+    mlgate.check_drift(first, shifted)
+
+@pytest.mark.integration
+def test_invariant(mlgate):
+    mlgate.assert_invariant(model, X, lambda X: X * 1.0000001, max_rate=0.05)
+
+@pytest.mark.integration
+def test_not_invariant(mlgate):
+    mlgate.assert_invariant(model, X, lambda X: X * 3, max_rate=0.01)
+
+@pytest.mark.integration
+def test_deterministic(mlgate):
+    mlgate.assert_deterministic(model, X)
+    assert len(mlgate.fingerprint(X, name="X")) == len("sha256:") + 64
+'''
+
+
+def test_drift_and_behaviour(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_data=DATA_TESTS)
+    result = run("--mlgate", "-o", "mlgate_required_gates=integration", "--mlgate-report", "r.json")
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines_random(["*mean radius*", "*invariance*"])
+    report = load_report(pytester.path / "r.json")
+    tests = {t["nodeid"].rsplit("::", 1)[-1]: t for t in report["tests"]}
+    drift = {m["name"]: m["value"] for m in tests["test_drift"]["metrics"]}
+    assert drift["drift_share"] > 0
+    assert tests["test_deterministic"]["fingerprints"]["X"].startswith("sha256:")
+    assert tests["test_not_invariant"]["outcome"] == "failed"
