@@ -289,14 +289,18 @@ class Mlgate:
                 chosen[key] = value
         chosen["threads"] = s.benchmark_threads if threads == "ini" else threads
         options = BenchmarkOptions(**chosen)
-        with self._session.exclusive_timing():
+        from pytest_mlgate.perf.contention import watch
+
+        with self._session.exclusive_timing(), watch() as contention:
             result = run_benchmark(fn, args, kwargs, options)
-        shared = self._session.workers > 1
+        extra = {"cpu_contention": round(contention.others_share, 3)}
+        if self._session.workers > 1 or contention.busy:
+            extra["shared_cpu"] = True
         samples = result.samples()
         for m in result.measurements():
-            if shared:
-                m = dataclasses.replace(m, info={**m.info, "shared_cpu": True})
-            self._add(m, samples if m.name.startswith("latency_") else None)
+            m = dataclasses.replace(m, info={**m.info, **extra})
+            timed = m.name.startswith("latency_") or m.name == "throughput_rps"
+            self._add(m, samples if timed else None)
         return result
 
     def measure_size(self, model: Any) -> Measurement:
@@ -484,12 +488,22 @@ def _compare_baseline(record: TestRecord, m: Measurement, settings: Settings,
             tol = spec.tolerances[m.name]
         elif spec and "*" in spec.tolerances:
             tol = spec.tolerances["*"]
-        return compare_performance(
+        comparison = compare_performance(
             m, entry.value, direction=direction, tolerance=tol, alpha=settings.alpha,
             current_samples=record.samples.get(m.name),
             reference_samples=baseline.samples(record.key, m.name),
             machine_match=same_machine(baseline.machine, machine_info()),
         )
+        from pytest_mlgate.perf.contention import BUSY_SHARE
+
+        share = float(m.info.get("cpu_contention") or 0.0)
+        if comparison.verdict == "fail" and share > BUSY_SHARE:
+            # Slower while other processes held the cores is not evidence against the code.
+            comparison = dataclasses.replace(
+                comparison, verdict="inconclusive",
+                reason=f"other processes used {share:.0%} of the CPUs while timing, so the "
+                       f"slowdown cannot be told from contention; {comparison.reason}")
+        return comparison
     from pytest_mlgate.stats.compare import compare
 
     margin = settings.margin

@@ -32,8 +32,14 @@ def gate_rows(report: Mapping[str, Any]) -> list[list[str]]:
 
 
 def _short_test(nodeid: str, width: int = 48) -> str:
+    """``file.py::test_name`` in at most ``width`` characters, keeping the test's own name."""
     name = nodeid.rsplit("/", 1)[-1]
-    return name if len(name) <= width else name[: width - 2] + ".."
+    if len(name) <= width:
+        return name
+    head, sep, test = name.rpartition("::")
+    if not sep or len(test) + 6 >= width:
+        return ".." + name[-(width - 2):]
+    return head[: width - len(test) - 4] + ".." + sep + test
 
 
 def _shown_in_terminal(m: Mapping[str, Any]) -> bool:

@@ -50,12 +50,14 @@ def test_missing_values_are_generated_where_the_example_has_them() -> None:
 
 
 def test_shrinking_finds_a_minimal_frame() -> None:
-    # a "pipeline bug" that needs two rows with alcohol above 13: shrinks to exactly two rows
+    # a "pipeline bug" that needs two rows with alcohol above 13: shrinking removes the rows that
+    # do not matter (hypothesis does not promise the global minimum, so allow one extra row)
     found = find(frames_like(EXAMPLE, max_rows=30),
                  lambda f: int((f["alcohol"] > 13).sum()) >= 2,
                  settings=settings(max_examples=500, database=None,
                                    phases=[Phase.generate, Phase.shrink]))
-    assert len(found) == 2
+    assert int((found["alcohol"] > 13).sum()) == 2
+    assert len(found) <= 3
 
 
 def test_failures_are_saved_in_the_example_database() -> None:
