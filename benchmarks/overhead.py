@@ -6,12 +6,13 @@ both share the machine's noise. Prints the median wall time of each and the medi
 per-pair ratios; a second suite with no gated test at all shows the cost on tests that carry no
 gate. Goal: at most 1.05x.
 
-    python benchmarks/overhead.py [--tests 2000] [--repeats 9] [--quick]
+    python benchmarks/overhead.py [--tests 2000] [--repeats 15] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,33 +39,54 @@ def write_suite(root: Path, n: int, share_gated: float) -> None:
     (root / "pytest.ini").write_text(INI)
 
 
-def run(root: Path, args: list[str]) -> float:
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(root: Path, args: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one pytest run in a subprocess."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args]
-    start = time.perf_counter()
+    cpu0, start = _child_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _child_cpu() - cpu0
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, cpu
 
 
-def compare(root: Path, on_args: list[str], repeats: int) -> tuple[float, float, float]:
-    run(root, on_args)
-    run(root, ["-p", "no:mlgate"])
-    on, off, ratios = [], [], []
-    for _ in range(repeats):
-        t_off = run(root, ["-p", "no:mlgate"])
-        t_on = run(root, on_args)
-        on.append(t_on)
-        off.append(t_off)
-        ratios.append(t_on / t_off)
-    return statistics.median(off), statistics.median(on), statistics.median(ratios)
+def measure(variants: list[tuple[str, Path, list[str]]], repeats: int) -> dict[str, dict[str, float]]:
+    """Run every variant once per round, in a rotating order, so all share the machine's noise.
+
+    Each variant's runs are paired with the plugin-off run of the same suite in the same round.
+    """
+    for _, root, args in variants:  # warm the caches (bytecode, file system) once
+        run(root, args)
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in variants}
+    for r in range(repeats):
+        order = variants[r % len(variants):] + variants[: r % len(variants)]
+        for label, root, args in order:
+            times[label].append(run(root, args))
+    med = statistics.median
+    out = {}
+    for label, _, _ in variants:
+        if label.startswith("off:"):
+            continue
+        ref = times["off:" + label.split(":", 1)[1]]
+        pairs = list(zip(ref, times[label], strict=True))
+        out[label] = {
+            "wall_off": med(p[0][0] for p in pairs), "wall_on": med(p[1][0] for p in pairs),
+            "wall_ratio": med(p[1][0] / p[0][0] for p in pairs),
+            "cpu_off": med(p[0][1] for p in pairs), "cpu_on": med(p[1][1] for p in pairs),
+            "cpu_ratio": med(p[1][1] / p[0][1] for p in pairs),
+        }
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tests", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="500 tests, 3 repeats")
     args = parser.parse_args()
     if args.quick:
@@ -73,14 +95,20 @@ def main() -> None:
         mixed, ungated = Path(tmp, "mixed"), Path(tmp, "ungated")
         write_suite(mixed, args.tests, share_gated=0.5)
         write_suite(ungated, args.tests, share_gated=0.0)
-        rows = [
-            ("half gated, --mlgate", compare(mixed, ["--mlgate"], args.repeats)),
-            ("no gated test, --mlgate", compare(ungated, ["--mlgate", "-o", "mlgate_required_gates="], args.repeats)),
-            ("no gated test, plugin loaded, gate mode off", compare(ungated, [], args.repeats)),
-        ]
+        off = ["-p", "no:mlgate"]
+        results = measure([
+            ("off:mixed", mixed, off),
+            ("half gated, --mlgate:mixed", mixed, ["--mlgate"]),
+            ("off:ungated", ungated, off),
+            ("no gated test, --mlgate:ungated", ungated, ["--mlgate", "-o", "mlgate_required_gates="]),
+            ("no gated test, gate mode off:ungated", ungated, []),
+        ], args.repeats)
+        rows = [(label.split(":", 1)[0], r) for label, r in results.items()]
     print(f"{args.tests} trivial tests; medians of {args.repeats} alternating runs against -p no:mlgate")
-    for label, (off, on, ratio) in rows:
-        print(f"  {label:<46} off {off:6.3f} s  on {on:6.3f} s  ratio {ratio:.3f}x")
+    print("(CPU = user+sys of the pytest process: less sensitive than wall time to a busy machine)")
+    for label, r in rows:
+        print(f"  {label:<44} wall {r['wall_off']:6.3f} -> {r['wall_on']:6.3f} s ({r['wall_ratio']:.3f}x)"
+              f"   CPU {r['cpu_off']:6.3f} -> {r['cpu_on']:6.3f} s ({r['cpu_ratio']:.3f}x)")
     print("goal: at most 1.05x")
 
 

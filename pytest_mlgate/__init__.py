@@ -2,6 +2,8 @@
 
 Importing the package is cheap on purpose: pytest imports it at start-up for every run, so the
 heavy parts (pandas, scikit-learn, skops) load only when the names below are first used.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations

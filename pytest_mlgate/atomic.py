@@ -1,6 +1,8 @@
 """Atomic file writes: temp file on the same filesystem, fsync, rename, fsync the directory.
 
 A reader sees the old file or the new one, never half of either, even if the writer is killed.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 All hooks are optional. They run on the process that owns the data: the metric hook in the
 process that runs the test (a pytest-xdist worker under ``-n``), the verdict and deploy hooks
 once, on the controller, at the end of the session.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations

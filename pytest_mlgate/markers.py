@@ -4,11 +4,12 @@
 ``GateSpec`` with one ``Threshold``. Everything a user can get wrong here raises ``MarkerError``
 with the test, the argument and the fix in the message; the plugin turns that into a collection
 error for that test. No pytest import: this is plain data validation.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
 import operator
@@ -191,6 +192,8 @@ def spec_from_marker(test: str, gate: str, args: Sequence[Any], kwargs: Mapping[
                 raise MarkerError(f"{test}: {name}= belongs on @pytest.mark.{other}, not on {gate}")
             thresholds.append(parse_threshold(test, name, raw))
         else:
+            import difflib  # only on this error path: importing it costs every run
+
             hint = difflib.get_close_matches(name, reserved, n=1)
             fix = f"did you mean {hint[0]!r}?" if hint else (
                 f"{gate} accepts thresholds (metric=\"<op> <number>\")"

@@ -2,6 +2,8 @@
 
 Both are JSON-safe through ``to_json``/``from_json``: they ride on pytest reports between
 pytest-xdist workers and the controller, and they end up in reports, baselines and artefacts.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 The work happens elsewhere: ``markers`` validates marker arguments, ``recorder`` is the fixture
 object, ``session`` decides verdicts on the controller, ``xdist`` carries data between
 pytest-xdist workers and the controller, ``report`` renders, ``delivery`` ships the model.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pytest_mlgate.markers import GATES, MARKER_HELP, GateSpec, gate_for_path, s
 from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 
 if TYPE_CHECKING:
-    from pytest_mlgate.recorder import Mlgate, SessionServices, TestRecord
+    from pytest_mlgate.recorder import Mlgate, TestRecord
+    from pytest_mlgate.services import SessionServices
     from pytest_mlgate.session import GateSession  # noqa: F401 - named in a StashKey string
 
 # The recorder and the controller's session are imported when first needed: pytest imports this
@@ -81,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
         workers = 1
     config.stash[SEED_KEY] = seed
     config.stash[DESELECTED_KEY] = 0
-    from pytest_mlgate.recorder import SessionServices
+    from pytest_mlgate.services import SessionServices
 
     services = SessionServices(config, settings, staging, workers)
     config.stash[SERVICES_KEY] = services
@@ -128,6 +131,10 @@ def _rel(config: pytest.Config, path: Path) -> str:
 def _spec_for(item: pytest.Item) -> GateSpec | None:
     """The item's gate spec, validated; MarkerError for a bad marker."""
     found: dict[str, Any] = {}
+    # ``keywords`` holds marker names (and node names): a cheap test before walking the markers.
+    keywords = item.keywords
+    if not any(gate in keywords for gate in GATES) and not item.config.stash[SETTINGS_KEY].gate_paths:
+        return None
     for mark in item.iter_markers():
         if mark.name in GATES and mark.name not in found:
             found[mark.name] = mark
@@ -151,42 +158,34 @@ def _spec_for(item: pytest.Item) -> GateSpec | None:
     return None
 
 
-def _attach_spec(item: pytest.Item) -> GateSpec | None:
-    if SPEC_KEY in item.stash:
-        return item.stash[SPEC_KEY]
-    try:
-        spec = _spec_for(item)
-    except MarkerError as exc:
-        message = str(exc)
-    else:
-        message = ""
-    if message:
-        # Outside the except block, so the collection error shows our message once, unchained.
-        pytest.fail(message, pytrace=False)
+def _attach_spec(item: pytest.Item) -> None:
+    """Validate the item's gate markers and keep the spec on the item; MarkerError if bad."""
+    spec = _spec_for(item)
     item.stash[SPEC_KEY] = spec
     if spec is not None and spec.gate == "performance" and item.config.pluginmanager.hasplugin("xdist"):
         item.add_marker(pytest.mark.xdist_group(PERF_GROUP))
-    return spec
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
-    result = yield
-    if result is None:
-        return result
-    for node in result if isinstance(result, list) else [result]:
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    # Once per collector (module, class), not once per name in a module: a bad marker turns
+    # the collector's report into a collection error naming the test, as pytest does for a bad
+    # parametrize, and none of its tests run.
+    report = yield
+    if report.outcome != "passed" or not report.result:
+        return report
+    errors = []
+    for node in report.result:
         if isinstance(node, pytest.Item):
-            _attach_spec(node)
-    return result
-
-
-def pytest_itemcollected(item: pytest.Item) -> None:
-    # Items that do not come from Python collection (doctests, other plugins' items).
-    if SPEC_KEY not in item.stash:
-        try:
-            item.stash[SPEC_KEY] = _spec_for(item)
-        except MarkerError:
-            item.stash[SPEC_KEY] = None
+            try:
+                _attach_spec(node)
+            except MarkerError as exc:
+                errors.append(str(exc))
+    if errors:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(errors)
+        report.result = []
+    return report
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -209,7 +208,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _record_for(item: pytest.Item) -> TestRecord:
     record = item.stash.get(RECORD_KEY, None)
     if record is None:
-        from pytest_mlgate.recorder import TestRecord, test_seed
+        from pytest_mlgate.recorder import TestRecord
+        from pytest_mlgate.seeds import test_seed
 
         spec = item.stash.get(SPEC_KEY, None)
         record = TestRecord(nodeid=item.nodeid.split("@" + PERF_GROUP)[0], spec=spec)
@@ -222,7 +222,7 @@ def _record_for(item: pytest.Item) -> TestRecord:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     settings = item.config.stash[SETTINGS_KEY]
     if settings.gate_mode or settings.seed is not None:
-        from pytest_mlgate.recorder import test_seed
+        from pytest_mlgate.seeds import test_seed
 
         seed = test_seed(item.config.stash[SEED_KEY], item.nodeid.split("@" + PERF_GROUP)[0])
         random.seed(seed)
@@ -373,7 +373,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     from pytest_mlgate.report.render import render_terminal
 
-    report = gs.result.to_json()
+    report = gs.result.to_json(provenance=False)
     terminalreporter.write_sep("=", "mlgate gates")
     for line in render_terminal(report).splitlines():
         markup = {}

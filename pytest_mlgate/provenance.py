@@ -2,6 +2,8 @@
 
 Baselines, reports and artefacts all carry this, so a reader can tell whether two measurements
 are comparable (performance readings from different machines are not).
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations

@@ -5,19 +5,19 @@ A test talks to one object: ``mlgate.record(...)``, ``mlgate.evaluate(...)``,
 ``TestRecord``. When the test body ends, ``finish_record`` checks every threshold of the test's
 marker and, in gate mode, every metric against the baseline; the record then rides to the
 controller on the test report as plain JSON.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import numbers
-import os
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from pytest_mlgate.stats.registry import METRICS, direction_of
 if TYPE_CHECKING:
     import numpy as np
 
-    from pytest_mlgate.baseline import Baseline
+    from pytest_mlgate.services import SessionServices
 
 
 class MlgateInconclusiveWarning(UserWarning):
@@ -96,12 +96,6 @@ class TestRecord:
             "fingerprints": dict(self.fingerprints),
             "samples_file": self.samples_file,
         }
-
-
-def test_seed(session_seed: int, nodeid: str) -> int:
-    """A 32-bit seed for one test, derived from the session seed and its node id (stable)."""
-    digest = hashlib.sha256(f"{session_seed}:{nodeid}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
 
 
 def check_metric_value(name: Any, value: Any) -> float:
@@ -371,67 +365,6 @@ class Mlgate:
         self._add(result.measurement())
         result.raise_if_failed()
         return result
-
-
-class SessionServices:
-    """What the fixture needs from the session: candidates, staging, timing exclusivity.
-
-    One instance per process (controller or worker), kept in ``config.stash``.
-    """
-
-    def __init__(self, config: pytest.Config, settings: Settings, staging: Path | None, workers: int) -> None:
-        self.config = config
-        self.settings = settings
-        self.staging = staging
-        self.workers = workers
-        self.candidates: list[dict[str, Any]] = []
-        self._baseline: Baseline | None = None
-        self._baseline_loaded = False
-
-    def staging_dir(self, sub: str) -> Path:
-        if self.staging is None:
-            import tempfile
-
-            self.staging = Path(tempfile.mkdtemp(prefix="mlgate-staging-"))
-        path = self.staging / sub
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def add_candidate(self, model: Any, *, name: str, example: Any, data: Any, card: Any) -> Any:
-        __tracebackhide__ = True
-        from pytest_mlgate.delivery.staging import stage_candidate
-
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        staged = stage_candidate(
-            model, name=name, example=example, data=data, card=card,
-            staging_dir=self.staging_dir(f"candidates-{worker}"),
-            allow_pickle=self.settings.allow_pickle,
-        )
-        self.candidates.append(staged.to_json())
-        return staged
-
-    @contextlib.contextmanager
-    def exclusive_timing(self) -> Iterator[None]:
-        """Hold a lock shared by every pytest-xdist worker of this run while timing, so that two
-        benchmarks never run at the same time."""
-        if self.workers <= 1:
-            yield
-            return
-        from filelock import FileLock
-
-        with FileLock(str(self.staging_dir("locks") / "timing.lock")):
-            yield
-
-    @property
-    def baseline(self) -> Baseline | None:
-        if not self._baseline_loaded:
-            self._baseline_loaded = True
-            # Most runs have no baseline yet: skip importing the baseline module then.
-            if self.settings.gate_mode and self.settings.baseline.exists():
-                from pytest_mlgate.baseline import load_baseline
-
-                self._baseline = load_baseline(self.settings.baseline)
-        return self._baseline
 
 
 # -- the end of a test body: thresholds and regressions -----------------------------------------

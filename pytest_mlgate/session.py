@@ -3,6 +3,8 @@
 ``GateSession`` lives in ``config.stash`` of the controlling process. It sees every test report
 (``observe``), learns what was collected and what was not run, and at the end ``decide`` turns
 that into a ``RunResult``: per-gate counts and verdicts, completeness, and the JSON report.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations
@@ -73,19 +75,33 @@ class RunResult:
     delivery: dict[str, Any] | None = None
 
     ungated_failures: int = 0
+    rootpath: str = "."
+    _provenance: dict[str, Any] | None = None
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Git and machine info of the run, read on first use (a git call and a psutil import
+        that a run writing no report does not need)."""
+        if self._provenance is None:
+            from pytest_mlgate.provenance import git_info, machine_info
+
+            self._provenance = {"git": git_info(self.rootpath), "machine": machine_info()}
+        return self._provenance
 
     @property
     def errored(self) -> bool:
         """Whether any test of the run failed or errored, gated or not."""
         return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, provenance: bool = True) -> dict[str, Any]:
+        """The JSON report's content; ``provenance=False`` leaves out git and machine info."""
         return {
             "schema": REPORT_SCHEMA,
             "schema_version": REPORT_SCHEMA_VERSION,
             "plugin_version": __version__,
             "verdict": "pass" if self.passed else "fail",
-            "run": {**self.run, "complete": self.complete, "incomplete_reasons": list(self.incomplete_reasons)},
+            "run": {**self.run, **(self.provenance if provenance else {}), "complete": self.complete,
+                    "incomplete_reasons": list(self.incomplete_reasons)},
             "failures": list(self.failures),
             "gates": {g: r.to_json() for g, r in self.gates.items()},
             "tests": [
@@ -260,8 +276,6 @@ class GateSession:
         if self.crashed_workers:
             failures.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
         reasons = self.incomplete_reasons(exitstatus)
-        from pytest_mlgate.provenance import git_info, machine_info
-
         run = {
             "started": datetime.fromtimestamp(self.started, timezone.utc).isoformat(timespec="seconds"),
             "duration_s": round(time.time() - self.started, 3),
@@ -270,8 +284,6 @@ class GateSession:
             "args": [str(a) for a in self.config.invocation_params.args],
             "rootdir": str(self.config.rootpath),
             "xdist_workers": len(self.worker_data) or None,
-            "git": git_info(self.config.rootpath),
-            "machine": machine_info(),
             "settings": {
                 "required_gates": list(self.settings.required_gates),
                 "level": self.settings.level,
@@ -285,6 +297,7 @@ class GateSession:
         self.result = RunResult(
             passed=not failures, complete=not reasons, incomplete_reasons=reasons, gates=gates,
             tests=tests, run=run, failures=failures, ungated_failures=self.ungated_failures,
+            rootpath=str(self.config.rootpath),
         )
         return self.result
 
@@ -316,8 +329,7 @@ def finish_run(config: pytest.Config, gs: GateSession, services: Any, exitstatus
             if settings.deliver:
                 result.delivery = deliver(config, settings, result, gs.candidates(services.candidates))
     finally:
-        report = result.to_json()
-        write_reports(settings, report)
+        write_reports(settings, result)
     failed = not result.passed or (result.delivery is not None and result.delivery.get("status") == "failed") \
         or (result.baseline.get("status") == "failed")
     if settings.gate_mode and failed and status == pytest.ExitCode.OK:
@@ -325,20 +337,23 @@ def finish_run(config: pytest.Config, gs: GateSession, services: Any, exitstatus
     return int(status)
 
 
-def write_reports(settings: Settings, report: Mapping[str, Any]) -> None:
+def write_reports(settings: Settings, result: RunResult) -> None:
     import os
 
+    summary = os.environ.get("GITHUB_STEP_SUMMARY") if settings.gate_mode else None
+    if settings.report is None and settings.markdown is None and not summary:
+        return
     from pytest_mlgate.atomic import write_json, write_text
     from pytest_mlgate.report.render import render_markdown
 
+    report = result.to_json()
     if settings.report is not None:
         write_json(settings.report, report)
     markdown = None
     if settings.markdown is not None:
         markdown = render_markdown(report)
         write_text(settings.markdown, markdown)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary and settings.gate_mode:
+    if summary:
         markdown = markdown or render_markdown(report)
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(markdown)

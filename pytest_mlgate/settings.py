@@ -3,6 +3,8 @@
 Command-line defaults are ``None`` so an ini value is never shadowed by a flag's default. Every
 malformed value raises ``ConfigError`` naming the option; the plugin re-raises it as a
 ``pytest.UsageError``. No pytest import: the getters are passed in.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 The controller picks the session seed and a staging directory and hands both to every worker;
 workers send session data (candidates, deselection counts) back through ``workeroutput``;
 per-test data rides on the test reports. A worker that goes down with an error fails the run.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations

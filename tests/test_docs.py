@@ -94,3 +94,17 @@ def test_configuration_page_lists_every_option() -> None:
     missing = [o.ini for o in OPTIONS if f"`{o.ini}`" not in text]
     missing += [o.flag for o in OPTIONS if o.flag and f"`{o.flag}" not in text]
     assert not missing, f"docs/configuration.md does not document {missing}"
+
+
+def test_cli_page_documents_every_command() -> None:
+    import argparse
+
+    from pytest_mlgate.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    commands = set(sub.choices)
+    assert {"list", "show", "verify", "promote", "diff", "drift", "baseline"} <= commands
+    missing = [c for c in commands if f"mlgate {c}" not in text]
+    assert not missing, f"docs/cli.md does not document {missing}"

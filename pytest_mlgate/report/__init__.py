@@ -1,1 +1,4 @@
-"""Reports: terminal tables, the JSON report, Markdown."""
+"""Reports: terminal tables, the JSON report, Markdown.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
+"""

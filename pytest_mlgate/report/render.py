@@ -2,6 +2,8 @@
 
 Both render from the JSON report's content (``RunResult.to_json()``), so the terminal, the
 Markdown file and the JSON file can never disagree.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Plain-text and Markdown tables, and number formatting shared by every report and command."""
+"""Plain-text and Markdown tables, and number formatting shared by every report and command.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
+"""
 
 from __future__ import annotations
 

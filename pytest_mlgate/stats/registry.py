@@ -3,11 +3,12 @@
 A bare number on a marker (``accuracy=0.9``) is only meaningful when the metric's direction is
 known; this table is where that knowledge lives. Names follow scikit-learn's scorer names, plus
 readable aliases and the plugin's own performance and drift readings.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -106,4 +107,6 @@ def direction_of(name: str) -> Direction | None:
 
 def closest_names(name: str, n: int = 3) -> list[str]:
     """Known metric names that look like ``name``, best first (for 'did you mean')."""
+    import difflib
+
     return difflib.get_close_matches(name, list(METRICS) + list(ALIASES), n=n, cutoff=0.6)

@@ -1,0 +1,79 @@
+"""Per-process services the fixture needs from the session: candidates, staging, timing lock,
+the baseline. One instance per process (controller or pytest-xdist worker), in ``config.stash``.
+
+Kept apart from the recorder so that a run whose tests never use the fixture does not import it.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
+
+    from pytest_mlgate.baseline import Baseline
+    from pytest_mlgate.settings import Settings
+
+
+class SessionServices:
+    """What the fixture needs from the session: candidates, staging, timing exclusivity."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, staging: Path | None, workers: int) -> None:
+        self.config = config
+        self.settings = settings
+        self.staging = staging
+        self.workers = workers
+        self.candidates: list[dict[str, Any]] = []
+        self._baseline: Baseline | None = None
+        self._baseline_loaded = False
+
+    def staging_dir(self, sub: str) -> Path:
+        if self.staging is None:
+            import tempfile
+
+            self.staging = Path(tempfile.mkdtemp(prefix="mlgate-staging-"))
+        path = self.staging / sub
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def add_candidate(self, model: Any, *, name: str, example: Any, data: Any, card: Any) -> Any:
+        __tracebackhide__ = True
+        from pytest_mlgate.delivery.staging import stage_candidate
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        staged = stage_candidate(
+            model, name=name, example=example, data=data, card=card,
+            staging_dir=self.staging_dir(f"candidates-{worker}"),
+            allow_pickle=self.settings.allow_pickle,
+        )
+        self.candidates.append(staged.to_json())
+        return staged
+
+    @contextlib.contextmanager
+    def exclusive_timing(self) -> Iterator[None]:
+        """Hold a lock shared by every pytest-xdist worker of this run while timing, so that two
+        benchmarks never run at the same time."""
+        if self.workers <= 1:
+            yield
+            return
+        from filelock import FileLock
+
+        with FileLock(str(self.staging_dir("locks") / "timing.lock")):
+            yield
+
+    @property
+    def baseline(self) -> Baseline | None:
+        if not self._baseline_loaded:
+            self._baseline_loaded = True
+            # Most runs have no baseline yet: skip importing the baseline module then.
+            if self.settings.gate_mode and self.settings.baseline.exists():
+                from pytest_mlgate.baseline import load_baseline
+
+                self._baseline = load_baseline(self.settings.baseline)
+        return self._baseline
