@@ -90,6 +90,14 @@ class GateSpec:
     key: str | None = None
     source: str = "marker"  # "marker" or "path"
 
+    def margin_for(self, metric: str, default: float) -> float:
+        """The marker's margin for ``metric`` (or its ``"*"`` margin), else ``default``."""
+        return self.margins.get(metric, self.margins.get("*", default))
+
+    def tolerance_for(self, metric: str, default: float) -> float:
+        """The marker's tolerance for ``metric`` (or its ``"*"`` tolerance), else ``default``."""
+        return self.tolerances.get(metric, self.tolerances.get("*", default))
+
     def threshold_for(self, metric: str) -> Threshold | None:
         for t in self.thresholds:
             if t.metric == metric:
@@ -217,13 +225,16 @@ def parse_gate_paths(entries: Sequence[str]) -> tuple[GatePath, ...]:
     Raises ValueError with the offending entry; the settings layer turns it into a UsageError.
     """
     out: list[GatePath] = []
-    for entry in entries:
+    # One entry per line, or several on a line separated by spaces (DESIGN.md's one-line form).
+    for entry in (word for line in entries for word in line.split()):
         gate, sep, pattern = entry.partition(":")
         gate, pattern = gate.strip(), pattern.strip().rstrip("/")
         if not sep or not pattern:
             raise ValueError(f"{entry!r} is not GATE:PATH (for example unit:tests/unit)")
         if gate not in GATES:
             raise ValueError(f"{entry!r} names unknown gate {gate!r}; gates are {', '.join(GATES)}")
+        if ":" in pattern:
+            raise ValueError(f"{entry!r}: the path {pattern!r} contains ':'; write one GATE:PATH per entry")
         out.append(GatePath(gate, pattern))
     return tuple(out)
 

@@ -9,9 +9,13 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import random
 import shutil
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +41,7 @@ SEED_KEY = pytest.StashKey[int]()
 DESELECTED_KEY = pytest.StashKey[int]()
 SPEC_KEY = pytest.StashKey["GateSpec | None"]()
 RECORD_KEY = pytest.StashKey["TestRecord"]()
+ITEM_SEED_KEY = pytest.StashKey[int]()
 
 PERF_GROUP = "mlgate-performance"
 
@@ -80,7 +85,10 @@ def pytest_configure(config: pytest.Config) -> None:
         workers = int(workerinput.get("workercount", 1))
     else:
         seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**32)
-        staging = None
+        # A path, not a directory yet: it is made on first use (a candidate, baseline samples, the
+        # timing lock) and removed when pytest unconfigures, whatever happened in between.
+        staging = Path(tempfile.gettempdir()) / f"mlgate-staging-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        config.add_cleanup(lambda: shutil.rmtree(staging, ignore_errors=True))
         workers = 1
     config.stash[SEED_KEY] = seed
     config.stash[DESELECTED_KEY] = 0
@@ -145,7 +153,12 @@ def _spec_for(item: pytest.Item) -> GateSpec | None:
         )
     if found:
         (gate, mark), = found.items()
-        return spec_from_marker(item.nodeid, gate, mark.args, mark.kwargs)
+        spec = spec_from_marker(item.nodeid, gate, mark.args, mark.kwargs)
+        callspec = getattr(item, "callspec", None)
+        if spec.key and callspec is not None:
+            # One key on a parametrized test: each parameter set keeps its own baseline entry.
+            spec = dataclasses.replace(spec, key=f"{spec.key}[{callspec.id}]")
+        return spec
     settings = item.config.stash[SETTINGS_KEY]
     if settings.gate_paths:
         try:
@@ -196,6 +209,20 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
     config.stash[DESELECTED_KEY] = config.stash.get(DESELECTED_KEY, 0) + n
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    owners: dict[str, str] = {}
+    for item in items:
+        spec = item.stash.get(SPEC_KEY, None)
+        if spec is None or spec.key is None:
+            continue
+        other = owners.setdefault(spec.key, item.nodeid)
+        if other != item.nodeid:
+            raise pytest.UsageError(
+                f"pytest-mlgate: key={spec.key!r} is used by {other} and {item.nodeid}; a baseline "
+                f"key names one test, so give each test its own key"
+            )
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     gs = session.config.stash.get(SESSION_KEY, None)
     if gs is not None:
@@ -205,15 +232,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 # -- running ------------------------------------------------------------------------------------
 
+def _test_id(item: pytest.Item) -> str:
+    # pytest-xdist's loadgroup appends "@group" to node ids; baselines and seeds use the real id.
+    return item.nodeid.split("@" + PERF_GROUP)[0]
+
+
+def _item_seed(item: pytest.Item) -> int:
+    seed = item.stash.get(ITEM_SEED_KEY, None)
+    if seed is None:
+        from pytest_mlgate.seeds import test_seed
+
+        seed = item.stash[ITEM_SEED_KEY] = test_seed(item.config.stash[SEED_KEY], _test_id(item))
+    return seed
+
+
 def _record_for(item: pytest.Item) -> TestRecord:
     record = item.stash.get(RECORD_KEY, None)
     if record is None:
         from pytest_mlgate.recorder import TestRecord
-        from pytest_mlgate.seeds import test_seed
 
-        spec = item.stash.get(SPEC_KEY, None)
-        record = TestRecord(nodeid=item.nodeid.split("@" + PERF_GROUP)[0], spec=spec)
-        record.seed = test_seed(item.config.stash[SEED_KEY], record.nodeid)
+        record = TestRecord(nodeid=_test_id(item), spec=item.stash.get(SPEC_KEY, None))
+        record.seed = _item_seed(item)
         item.stash[RECORD_KEY] = record
     return record
 
@@ -222,9 +261,7 @@ def _record_for(item: pytest.Item) -> TestRecord:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     settings = item.config.stash[SETTINGS_KEY]
     if settings.gate_mode or settings.seed is not None:
-        from pytest_mlgate.seeds import test_seed
-
-        seed = test_seed(item.config.stash[SEED_KEY], item.nodeid.split("@" + PERF_GROUP)[0])
+        seed = _item_seed(item)
         random.seed(seed)
         np = sys.modules.get("numpy")
         if np is not None:
@@ -363,13 +400,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     status = finish_run(config, gs, services, int(exitstatus))
     if status != int(exitstatus):
         session.exitstatus = status
-    if services.staging is not None and _worker_input(config) is None:
-        shutil.rmtree(services.staging, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     gs = config.stash.get(SESSION_KEY, None)
     if gs is None or gs.result is None or not config.stash[SETTINGS_KEY].gate_mode:
+        return
+    if config.option.collectonly:
+        terminalreporter.write_line("mlgate: --collect-only ran no test; no gate was decided")
         return
     from pytest_mlgate.report.render import render_terminal
 

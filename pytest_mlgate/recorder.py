@@ -112,17 +112,15 @@ def check_metric_value(name: Any, value: Any) -> float:
             f"metric {name!r}: got an array-like {type(value).__name__}, not a single number; "
             f"record one value per metric (e.g. the mean)"
         )
-    if not isinstance(value, numbers.Real):
-        try:
-            number = float(value) if hasattr(value, "dtype") else None
-        except (TypeError, ValueError):
-            number = None
-        if number is None:
-            raise MetricValueError(
-                f"metric {name!r}: {value!r} ({type(value).__name__}) is not a real number"
-            )
-    else:
+    # Real numbers only: Python and numpy ints and floats (numpy 0-d values of kind i, u, f).
+    # Strings, bytes, complex numbers and timedeltas are refused, not silently converted.
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind in ("i", "u", "f") or (kind is None and isinstance(value, numbers.Real)):
         number = float(value)
+    else:
+        raise MetricValueError(
+            f"metric {name!r}: {value!r} ({type(value).__name__}) is not a real number"
+        )
     if math.isnan(number):
         raise MetricValueError(f"metric {name!r} is NaN: a NaN never passes a gate")
     if math.isinf(number):
@@ -253,12 +251,7 @@ class Mlgate:
         spec = self._record.spec
         out = {}
         for n in names:
-            if spec and n in spec.margins:
-                out[n] = spec.margins[n]
-            elif spec and "*" in spec.margins:
-                out[n] = spec.margins["*"]
-            else:
-                out[n] = self._settings.margin
+            out[n] = spec.margin_for(n, self._settings.margin) if spec else self._settings.margin
         return out
 
     # -- performance gate ------------------------------------------------------------------
@@ -363,7 +356,8 @@ class Mlgate:
     def _behaviour(self, result: Any) -> Any:
         __tracebackhide__ = True
         self._add(result.measurement())
-        result.raise_if_failed()
+        if not result.passed:
+            raise AssertionError(result.message)
         return result
 
 
@@ -416,11 +410,7 @@ def _compare_baseline(record: TestRecord, m: Measurement, settings: Settings,
         from pytest_mlgate.perf import compare_performance
         from pytest_mlgate.provenance import machine_info, same_machine
 
-        tol = settings.perf_tolerance
-        if spec and m.name in spec.tolerances:
-            tol = spec.tolerances[m.name]
-        elif spec and "*" in spec.tolerances:
-            tol = spec.tolerances["*"]
+        tol = spec.tolerance_for(m.name, settings.perf_tolerance) if spec else settings.perf_tolerance
         comparison = compare_performance(
             m, entry.value, direction=direction, tolerance=tol, alpha=settings.alpha,
             current_samples=record.samples.get(m.name),
@@ -439,11 +429,7 @@ def _compare_baseline(record: TestRecord, m: Measurement, settings: Settings,
         return comparison
     from pytest_mlgate.stats.compare import compare
 
-    margin = settings.margin
-    if spec and m.name in spec.margins:
-        margin = spec.margins[m.name]
-    elif spec and "*" in spec.margins:
-        margin = spec.margins["*"]
+    margin = spec.margin_for(m.name, settings.margin) if spec else settings.margin
     return compare(
         m, entry, direction=direction, margin=margin, alpha=settings.alpha,
         current_samples=record.samples.get(m.name),

@@ -34,7 +34,8 @@ class SessionServices:
         self._baseline_loaded = False
 
     def staging_dir(self, sub: str) -> Path:
-        if self.staging is None:
+        """A directory under the run's staging area (shared by pytest-xdist workers), made on use."""
+        if self.staging is None:  # a worker of a controller that did not hand one over
             import tempfile
 
             self.staging = Path(tempfile.mkdtemp(prefix="mlgate-staging-"))

@@ -48,10 +48,6 @@ class GateResult:
     verdict: str  # "pass", "fail", "empty" (not required, no test ran)
     reason: str = ""
 
-    @property
-    def ran(self) -> int:
-        return self.passed + self.failed + self.errored
-
     def to_json(self) -> dict[str, Any]:
         return {
             "required": self.required, "passed": self.passed, "failed": self.failed,
@@ -64,7 +60,6 @@ class GateResult:
 class RunResult:
     """What a gate-mode run decided. ``passed`` is True when every gate passed."""
 
-    passed: bool
     complete: bool
     incomplete_reasons: list[str]
     gates: dict[str, GateResult]
@@ -89,6 +84,11 @@ class RunResult:
         return self._provenance
 
     @property
+    def passed(self) -> bool:
+        """Every gate passed (and nothing else, such as a crashed worker, failed the gates)."""
+        return not self.failures
+
+    @property
     def errored(self) -> bool:
         """Whether any test of the run failed or errored, gated or not."""
         return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
@@ -100,6 +100,7 @@ class RunResult:
             "schema_version": REPORT_SCHEMA_VERSION,
             "plugin_version": __version__,
             "verdict": "pass" if self.passed else "fail",
+            "tests_failed": self.errored,
             "run": {**self.run, **(self.provenance if provenance else {}), "complete": self.complete,
                     "incomplete_reasons": list(self.incomplete_reasons)},
             "failures": list(self.failures),
@@ -146,7 +147,7 @@ class GateSession:
         self.collected: set[str] = set()
         self.finished: set[str] = set()
         self.ungated_failures = 0
-        self.collection_errors: list[str] = []
+        self.collection_errors: set[str] = set()  # a set: every xdist worker reports the same error
         self.deselected_gated = 0
         self.crashed_workers: list[str] = []
         self.interrupted = False
@@ -194,7 +195,7 @@ class GateSession:
 
     def observe_collect(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.collection_errors.append(report.nodeid or "<session>")
+            self.collection_errors.add(report.nodeid or "<session>")
 
     # The session object is registered as a plugin on the controller in gate mode, so these
     # hooks cost nothing when gate mode is off.
@@ -223,6 +224,9 @@ class GateSession:
         if self.deselected_gated:
             reasons.append(f"{self.deselected_gated} gated test(s) deselected (-k, -m, --deselect or --lf)")
         opt = self.config.option
+        narrowed = self._narrowed_by_arguments()
+        if narrowed:
+            reasons.append(narrowed)
         if getattr(opt, "lf", False):
             reasons.append("--lf runs only the tests that failed last time")
         if getattr(opt, "stepwise", False) or getattr(opt, "stepwise_skip", False):
@@ -239,6 +243,21 @@ class GateSession:
         if self.crashed_workers:
             reasons.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
         return reasons
+
+    def _narrowed_by_arguments(self) -> str:
+        """Why the paths or node ids on the command line cover less than the whole suite, or ""."""
+        config = self.config
+        if config.args_source != pytest.Config.ArgsSource.ARGS:
+            return ""
+        if any("::" in a for a in config.args):
+            return "node ids on the command line select part of the suite"
+        here = config.invocation_params.dir
+        given = [(here / a).resolve() for a in config.args]
+        roots = [(config.rootpath / t).resolve() for t in config.getini("testpaths")] or [config.rootpath.resolve()]
+        uncovered = [r for r in roots if not any(g == r or g in r.parents for g in given)]
+        if uncovered:
+            return f"the paths on the command line cover only part of the suite (not all of {', '.join(map(str, uncovered))})"
+        return ""
 
     def decide(self, exitstatus: int) -> RunResult:
         required = set(self.settings.required_gates)
@@ -295,7 +314,7 @@ class GateSession:
             },
         }
         self.result = RunResult(
-            passed=not failures, complete=not reasons, incomplete_reasons=reasons, gates=gates,
+            complete=not reasons, incomplete_reasons=reasons, gates=gates,
             tests=tests, run=run, failures=failures, ungated_failures=self.ungated_failures,
             rootpath=str(self.config.rootpath),
         )
@@ -318,19 +337,30 @@ def finish_run(config: pytest.Config, gs: GateSession, services: Any, exitstatus
     settings = gs.settings
     result = gs.decide(exitstatus)
     status = exitstatus
+    collect_only = bool(getattr(config.option, "collectonly", False))
     try:
-        if settings.gate_mode:
-            config.hook.pytest_mlgate_verdict(config=config, result=result)
+        if settings.gate_mode and not collect_only:
+            try:
+                config.hook.pytest_mlgate_verdict(config=config, result=result)
+            except Exception as exc:  # a team's notification hook must not hide the verdict
+                result.failures.append(f"pytest_mlgate_verdict hook raised {type(exc).__name__}: {exc}")
+            # Deliver first: the baseline moves forward only when what it describes shipped.
+            if settings.deliver:
+                result.delivery = deliver(config, settings, result, gs.candidates(services.candidates))
             if settings.update_baseline:
-                result.baseline = update_baseline(config, result, services)
+                if result.delivery is not None and result.delivery.get("status") != "delivered":
+                    result.baseline = {"path": str(settings.baseline), "updated": False, "status": "refused",
+                                       "message": "not updated: delivery did not succeed"}
+                else:
+                    result.baseline = update_baseline(config, result, services)
             else:
                 b = services.baseline
                 result.baseline = {"path": str(settings.baseline), "loaded": b is not None, "updated": False}
-            if settings.deliver:
-                result.delivery = deliver(config, settings, result, gs.candidates(services.candidates))
     finally:
         write_reports(settings, result)
-    failed = not result.passed or (result.delivery is not None and result.delivery.get("status") == "failed") \
+    if collect_only:
+        return int(status)
+    failed = bool(result.failures) or (result.delivery is not None and result.delivery.get("status") == "failed") \
         or (result.baseline.get("status") == "failed")
     if settings.gate_mode and failed and status == pytest.ExitCode.OK:
         status = pytest.ExitCode.TESTS_FAILED
@@ -347,16 +377,23 @@ def write_reports(settings: Settings, result: RunResult) -> None:
     from pytest_mlgate.report.render import render_markdown
 
     report = result.to_json()
-    if settings.report is not None:
-        write_json(settings.report, report)
-    markdown = None
-    if settings.markdown is not None:
-        markdown = render_markdown(report)
-        write_text(settings.markdown, markdown)
+    markdown = render_markdown(report) if settings.markdown is not None or summary else ""
+    for path, is_json in ((settings.report, True), (settings.markdown, False)):
+        if path is None:
+            continue
+        try:
+            if is_json:
+                write_json(path, report)
+            else:
+                write_text(path, markdown)
+        except OSError as exc:
+            result.failures.append(f"could not write the report {path}: {exc.strerror or exc}")
     if summary:
-        markdown = markdown or render_markdown(report)
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(markdown)
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(markdown)
+        except OSError as exc:
+            result.failures.append(f"could not append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror or exc}")
 
 
 def update_baseline(config: pytest.Config, result: RunResult, services: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,6 @@ class Option:
     default: Any
     help: str
     choices: tuple[str, ...] = ()
-    dest: str | None = None
 
     @property
     def ini_type(self) -> Literal["linelist", "string"]:
@@ -76,7 +75,8 @@ OPTIONS: tuple[Option, ...] = (
 
 
 def option_dest(opt: Option) -> str:
-    return opt.dest or opt.ini
+    """The argparse destination of an option's flag: its ini key."""
+    return opt.ini
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,3 @@ def _validate(v: dict[str, Any]) -> Settings:
         flag = "--mlgate-update-baseline" if settings.update_baseline else "--mlgate-deliver"
         raise ConfigError(f"{flag} needs gate mode: add --mlgate (or ini mlgate = true)")
     return settings
-
-
-def settings_fields() -> list[str]:
-    return [f.name for f in fields(Settings)]

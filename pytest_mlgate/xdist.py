@@ -9,8 +9,6 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ import pytest
 class XdistHooks:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self._staging: str | None = None
 
     def _session(self) -> Any:
         from pytest_mlgate.plugin import SESSION_KEY
@@ -31,8 +28,6 @@ class XdistHooks:
         from pytest_mlgate.plugin import SEED_KEY, SERVICES_KEY
 
         services = self.config.stash[SERVICES_KEY]
-        if services.staging is None:
-            services.staging = Path(tempfile.mkdtemp(prefix="mlgate-staging-"))
         node.workerinput["mlgate_seed"] = self.config.stash[SEED_KEY]
         node.workerinput["mlgate_staging"] = str(services.staging)
 

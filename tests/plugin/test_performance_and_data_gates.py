@@ -51,7 +51,9 @@ def test_benchmark_readings_budgets_and_errors(pytester: pytest.Pytester, run, m
             "throughput_rps", "peak_memory_mb", "rss_peak_mb", "model_size_mb"} <= names
     p95 = next(m for m in speed["metrics"] if m["name"] == "latency_p95_ms")
     assert p95["verdict"] == "pass" and p95["method"] == "benchmark"
-    assert bool(p95["info"].get("shared_cpu")) == (mode == "xdist")
+    # marked shared when other xdist workers ran, or when other processes held the CPUs
+    busy = p95["info"]["cpu_contention"] > 0.2
+    assert bool(p95["info"].get("shared_cpu")) == (mode == "xdist" or busy)
 
 
 @pytest.mark.serial  # a real slowdown must read as FAIL: no other test may load the CPUs meanwhile

@@ -1,0 +1,120 @@
+"""What a run may and may not do with partial selections, shared keys, hooks and files."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import ALL_GATES, load_report
+
+
+def test_paths_that_cover_part_of_the_suite_make_the_run_incomplete(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_a=ALL_GATES, test_b="import pytest\n@pytest.mark.unit\ndef test_more(): pass\n")
+    partial = run("--mlgate", "--mlgate-update-baseline", "test_b.py", "test_a.py::test_unit")
+    partial.stdout.fnmatch_lines(["*run INCOMPLETE*", "*node ids on the command line select part of the suite*",
+                                  "*baseline: not updated:*"])
+    assert not (pytester.path / ".mlgate" / "baseline.json").exists()
+    files_only = run("--mlgate", "--mlgate-report", "r.json", "test_b.py")
+    files_only.stdout.fnmatch_lines(["*the paths on the command line cover only part of the suite*"])
+    whole = run("--mlgate", "--mlgate-report", "r.json", ".")
+    assert whole.ret == 0
+    assert load_report(pytester.path / "r.json")["run"]["complete"] is True
+
+
+def test_key_on_a_parametrized_test_keeps_one_entry_per_parameter(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.parametrize("score", [0.6, 0.9])
+@pytest.mark.validation(score=">= 0.5", key="clf")
+def test_score(mlgate, score):
+    mlgate.record("score", score)
+''')
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-update-baseline")
+    assert result.ret == 0, result.stdout.str()
+    import json
+
+    stored = json.loads((pytester.path / ".mlgate" / "baseline.json").read_text())["metrics"]
+    assert {k: v["score"]["value"] for k, v in stored.items()} == {"clf[0.6]": 0.6, "clf[0.9]": 0.9}
+    again = run("--mlgate", "-o", "mlgate_required_gates=validation")
+    assert again.ret == 0, again.stdout.str()
+
+
+def test_two_tests_with_one_key_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.validation(score=">= 0.5", key="clf")
+def test_one(mlgate): mlgate.record("score", 0.7)
+
+@pytest.mark.validation(score=">= 0.5", key="clf")
+def test_two(mlgate): mlgate.record("score", 0.8)
+''')
+    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*key='clf' is used by *test_one and *test_two*"])
+
+
+def test_gate_paths_on_one_line(pytester: pytest.Pytester, run) -> None:
+    pytester.makeini("[pytest]\nmlgate_gate_paths = unit:tests/unit integration:tests/integration\n"
+                     "mlgate_required_gates = unit integration\n")
+    for gate in ("unit", "integration"):
+        (pytester.path / "tests" / gate).mkdir(parents=True)
+        (pytester.path / "tests" / gate / f"test_{gate}.py").write_text("def test_it(): pass\n")
+    result = run("--mlgate")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines_random(["unit*1*0*0*0*PASS*", "integration*1*0*0*0*PASS*"])
+
+
+def test_a_raising_verdict_hook_fails_the_run_cleanly(pytester: pytest.Pytester, run) -> None:
+    pytester.makeconftest("def pytest_mlgate_verdict(config, result):\n    raise RuntimeError('chat is down')\n")
+    pytester.makepyfile(ALL_GATES)
+    result = run("--mlgate", "--mlgate-report", "r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*failed: pytest_mlgate_verdict hook raised RuntimeError: chat is down*"])
+    assert load_report(pytester.path / "r.json")["verdict"] == "fail"
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_an_unwritable_report_path_fails_the_run_cleanly(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES)
+    (pytester.path / "blocker").write_text("a file, not a directory")
+    result = run("--mlgate", "--mlgate-report", "blocker/r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*could not write the report *blocker/r.json*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_collect_only_in_gate_mode_does_not_fail(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ALL_GATES)
+    result = pytester.runpytest_subprocess("--mlgate", "--collect-only", "-p", "no:hypothesispytest")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*--collect-only ran no test; no gate was decided*"])
+
+
+def test_maxfail_stops_early_and_marks_the_run_incomplete(pytester: pytest.Pytester, run) -> None:
+    many = "\n".join(f"@pytest.mark.unit\ndef test_u{i}():\n    import time; time.sleep(0.05)\n" for i in range(40))
+    pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_a_first_failure():\n    assert False\n" + many)
+    result = run("--mlgate", "--maxfail=1", "--mlgate-report", "r.json")
+    assert result.ret != 0
+    report = load_report(pytester.path / "r.json")
+    assert report["run"]["complete"] is False
+    assert any("did not run" in r for r in report["run"]["incomplete_reasons"])
+
+
+def test_no_staging_directory_is_left_behind(pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile('''
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+@pytest.mark.integration
+def test_candidate(mlgate):
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    mlgate.candidate(LogisticRegression(max_iter=500).fit(X, y), name="iris", example=X.head(2))
+''')
+    tmp = pytester.path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))  # the runs' own temp dir, apart from other tests'
+    assert run().ret == 0
+    assert run("--mlgate", "-o", "mlgate_required_gates=integration").ret == 0
+    assert not list(tmp.glob("mlgate-staging-*"))
