@@ -7,9 +7,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from pytest_mlgate.perf.contention import watch
 
 SPIN = "import time\nend = time.time() + 5\nwhile time.time() < end:\n    pass\n"
+
+
+# Serial: these read the whole machine's CPU time, so other tests running beside them would count.
+pytestmark = pytest.mark.serial
 
 
 def test_other_processes_burning_every_core_read_as_busy() -> None:
