@@ -28,6 +28,7 @@ from pytest_mlgate.data import (
 from pytest_mlgate.errors import DriftError
 from pytest_mlgate.measurement import Measurement
 from pytest_mlgate.report.tables import fmt, render
+from pytest_mlgate.stats.holm import holm
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -311,7 +312,7 @@ def check_drift(
     readings.update(done)
 
     ordered = [readings[n] for n in selected]
-    adjusted = _holm([r.p_value for r in ordered])
+    adjusted = holm([r.p_value for r in ordered])
     out: list[ColumnDrift] = []
     for r, p_adj in zip(ordered, adjusted, strict=True):
         thr = numeric_threshold if r.kind == "numeric" else categorical_threshold
@@ -343,18 +344,6 @@ class _Reading:
     n_cur: int = 0
     new_categories: tuple[str, ...] = ()
     missing_categories: tuple[str, ...] = ()
-
-
-def _holm(p: Sequence[float]) -> list[float]:
-    """Holm step-down adjusted p-values (same order as ``p``)."""
-    k = len(p)
-    order = sorted(range(k), key=lambda i: p[i])
-    adj = [0.0] * k
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (k - rank) * p[i]))
-        adj[i] = running
-    return adj
 
 
 def _ks_pvalue(d: float, n: int, m: int) -> float:

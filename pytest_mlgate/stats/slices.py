@@ -10,7 +10,6 @@ however many slices there are.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pytest_mlgate.measurement import Measurement
@@ -19,19 +18,11 @@ from pytest_mlgate.stats.intervals import z_value
 if TYPE_CHECKING:
     from pytest_mlgate.stats.evaluation import EvaluationResult
 
+from pytest_mlgate.stats.holm import holm
+
+__all__ = ["below_threshold_p", "holm", "slice_threshold_verdicts"]
+
 _OPS = (">=", ">", "<=", "<")
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm (1979) step-down adjusted p-values, in the input order."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def below_threshold_p(m: Measurement, op: str, threshold: float) -> float:
