@@ -237,37 +237,18 @@ def _validate(v: dict[str, Any]) -> Settings:
             ) from None
         if threads < 1:
             raise ConfigError(f"ini mlgate_benchmark_threads = {threads} must be >= 1 (or 'none')")
-    settings = Settings(
+    # Every other field is named after its ini key without the "mlgate_" prefix.
+    fields = {key.removeprefix("mlgate_"): value for key, value in v.items() if key != "mlgate"}
+    fields.update(
         gate_mode=v["mlgate"],
-        report=v["mlgate_report"],
-        markdown=v["mlgate_markdown"],
-        baseline=v["mlgate_baseline"],
-        update_baseline=v["mlgate_update_baseline"],
-        registry=v["mlgate_registry"],
-        deliver=v["mlgate_deliver"],
         seed=seed,
         gate_paths=gate_paths,
         required_gates=tuple(dict.fromkeys(required)),
-        level=v["mlgate_level"],
-        alpha=v["mlgate_alpha"],
-        margin=v["mlgate_margin"],
-        inconclusive=v["mlgate_inconclusive"],
-        threshold_policy=v["mlgate_threshold_policy"],
-        min_slice_size=v["mlgate_min_slice_size"],
-        bootstrap=v["mlgate_bootstrap"],
-        perf_tolerance=v["mlgate_perf_tolerance"],
-        benchmark_warmup=v["mlgate_benchmark_warmup"],
-        benchmark_min_rounds=v["mlgate_benchmark_min_rounds"],
-        benchmark_max_time=v["mlgate_benchmark_max_time"],
         benchmark_threads=threads,
-        allow_pickle=v["mlgate_allow_pickle"],
         deploy=tuple(v["mlgate_deploy"]),
-        deploy_timeout=v["mlgate_deploy_timeout"],
         aliases=tuple(v["mlgate_aliases"]),
-        drift_alpha=v["mlgate_drift_alpha"],
-        drift_numeric_threshold=v["mlgate_drift_numeric_threshold"],
-        drift_categorical_threshold=v["mlgate_drift_categorical_threshold"],
     )
+    settings = Settings(**fields)
     if (settings.update_baseline or settings.deliver) and not settings.gate_mode:
         flag = "--mlgate-update-baseline" if settings.update_baseline else "--mlgate-deliver"
         raise ConfigError(f"{flag} needs gate mode: add --mlgate (or ini mlgate = true)")
