@@ -15,12 +15,11 @@ import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pytest_mlgate.errors import MarkerError
-from pytest_mlgate.stats.registry import direction_of
 
 GATES: tuple[str, ...] = ("unit", "integration", "performance", "validation")
 
@@ -55,8 +54,11 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 _THRESHOLD_RE = re.compile(r"^\s*(?P<op>[^\w\s.+-]*)\s*(?P<num>.*?)\s*$")
 
 
-@dataclass(frozen=True)
-class Threshold:
+# These records are NamedTuples rather than dataclasses: pytest imports this module on every run,
+# and a frozen dataclass costs about 1 ms to create at import.
+
+
+class Threshold(NamedTuple):
     """``metric op value``: the metric must satisfy this for the test to pass."""
 
     metric: str
@@ -79,14 +81,16 @@ class Threshold:
         return {"metric": self.metric, "op": self.op, "value": self.value, "text": self.text}
 
 
-@dataclass(frozen=True)
-class GateSpec:
+_NONE: Mapping[str, float] = MappingProxyType({})
+
+
+class GateSpec(NamedTuple):
     """A test's gate and what its marker asks of it."""
 
     gate: str
     thresholds: tuple[Threshold, ...] = ()
-    margins: Mapping[str, float] = field(default_factory=dict)
-    tolerances: Mapping[str, float] = field(default_factory=dict)
+    margins: Mapping[str, float] = _NONE
+    tolerances: Mapping[str, float] = _NONE
     key: str | None = None
     source: str = "marker"  # "marker" or "path"
 
@@ -136,6 +140,8 @@ def parse_threshold(test: str, metric: str, raw: Any) -> Threshold:
     if not math.isfinite(number):
         raise MarkerError(f"{where}: the threshold must be a finite number")
     if op is None:
+        from pytest_mlgate.stats.registry import direction_of  # only for a bare number
+
         direction = direction_of(metric)
         if direction is None:
             raise MarkerError(
@@ -213,8 +219,7 @@ def spec_from_marker(test: str, gate: str, args: Sequence[Any], kwargs: Mapping[
     return GateSpec(gate=gate, thresholds=tuple(thresholds), margins=margins, tolerances=tolerances, key=key)
 
 
-@dataclass(frozen=True)
-class GatePath:
+class GatePath(NamedTuple):
     gate: str
     pattern: str
 

@@ -9,7 +9,6 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import shutil
@@ -27,6 +26,8 @@ from pytest_mlgate.markers import GATES, MARKER_HELP, GateSpec, gate_for_path, s
 from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 
 if TYPE_CHECKING:
+    from _pytest.nodes import Node
+
     from pytest_mlgate.recorder import Mlgate, TestRecord
     from pytest_mlgate.services import SessionServices
     from pytest_mlgate.session import GateSession  # noqa: F401 - named in a StashKey string
@@ -99,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is None and (settings.gate_mode or settings.report or settings.markdown):
         from pytest_mlgate.session import GateSession
 
-        gs = GateSession(config, settings, seed)
+        gs = GateSession(config, settings, seed, services)
         config.stash[SESSION_KEY] = gs
         config.pluginmanager.register(gs, "mlgate-session")
         if settings.gate_mode:
@@ -107,6 +108,10 @@ def pytest_configure(config: pytest.Config) -> None:
                 services.baseline  # noqa: B018 - load now so a corrupt file stops the run at once
             except MlgateError as exc:
                 raise pytest.UsageError(f"pytest-mlgate: {exc}") from None
+    if workerinput is not None and (settings.gate_mode or settings.report or settings.markdown):
+        from pytest_mlgate.xdist import WorkerReports
+
+        config.pluginmanager.register(WorkerReports(services), "mlgate-worker-reports")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_mlgate.xdist import XdistHooks
 
@@ -136,16 +141,16 @@ def _rel(config: pytest.Config, path: Path) -> str:
 
 # -- collection ---------------------------------------------------------------------------------
 
-def _spec_for(item: pytest.Item) -> GateSpec | None:
-    """The item's gate spec, validated; MarkerError for a bad marker."""
+def _gate_marks(node: Node) -> list[Any]:
+    return [mark for mark in node.own_markers if mark.name in GATES]
+
+
+def _spec_for(item: pytest.Item, inherited: list[Any], settings: Settings) -> GateSpec | None:
+    """The item's gate spec, validated; MarkerError for a bad marker. ``inherited`` are the gate
+    markers of its collectors (module, classes), nearest first."""
     found: dict[str, Any] = {}
-    # ``keywords`` holds marker names (and node names): a cheap test before walking the markers.
-    keywords = item.keywords
-    if not any(gate in keywords for gate in GATES) and not item.config.stash[SETTINGS_KEY].gate_paths:
-        return None
-    for mark in item.iter_markers():
-        if mark.name in GATES and mark.name not in found:
-            found[mark.name] = mark
+    for mark in (*_gate_marks(item), *inherited):
+        found.setdefault(mark.name, mark)  # the closest marker of each gate wins, as in iter_markers
     if len(found) > 1:
         raise MarkerError(
             f"{item.nodeid}: a test belongs to one gate, but it is marked {' and '.join(sorted(found))}; "
@@ -157,9 +162,8 @@ def _spec_for(item: pytest.Item) -> GateSpec | None:
         callspec = getattr(item, "callspec", None)
         if spec.key and callspec is not None:
             # One key on a parametrized test: each parameter set keeps its own baseline entry.
-            spec = dataclasses.replace(spec, key=f"{spec.key}[{callspec.id}]")
+            spec = spec._replace(key=f"{spec.key}[{callspec.id}]")
         return spec
-    settings = item.config.stash[SETTINGS_KEY]
     if settings.gate_paths:
         try:
             rel = Path(item.path).relative_to(item.config.rootpath)
@@ -171,14 +175,6 @@ def _spec_for(item: pytest.Item) -> GateSpec | None:
     return None
 
 
-def _attach_spec(item: pytest.Item) -> None:
-    """Validate the item's gate markers and keep the spec on the item; MarkerError if bad."""
-    spec = _spec_for(item)
-    item.stash[SPEC_KEY] = spec
-    if spec is not None and spec.gate == "performance" and item.config.pluginmanager.hasplugin("xdist"):
-        item.add_marker(pytest.mark.xdist_group(PERF_GROUP))
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     # Once per collector (module, class), not once per name in a module: a bad marker turns
@@ -187,13 +183,27 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     report = yield
     if report.outcome != "passed" or not report.result:
         return report
+    settings = collector.config.stash[SETTINGS_KEY]
+    # The collectors' gate markers are looked up once here; for each test only its own markers.
+    inherited = [mark for node in reversed(collector.listchain()) for mark in _gate_marks(node)]
+    xdist = None
     errors = []
     for node in report.result:
-        if isinstance(node, pytest.Item):
-            try:
-                _attach_spec(node)
-            except MarkerError as exc:
-                errors.append(str(exc))
+        if not isinstance(node, pytest.Item) or not (inherited or settings.gate_paths or _gate_marks(node)):
+            continue
+        try:
+            spec = _spec_for(node, inherited, settings)
+        except MarkerError as exc:
+            errors.append(str(exc))
+            continue
+        if spec is None:
+            continue
+        node.stash[SPEC_KEY] = spec
+        if spec.gate == "performance":
+            if xdist is None:
+                xdist = collector.config.pluginmanager.hasplugin("xdist")
+            if xdist:
+                node.add_marker(pytest.mark.xdist_group(PERF_GROUP))
     if errors:
         report.outcome = "failed"
         report.longrepr = "\n".join(errors)
@@ -224,6 +234,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    # By node id as the reports will carry it (pytest-xdist's loadgroup renames items first).
+    gated = session.config.stash[SERVICES_KEY].gated
+    for item in session.items:
+        spec = item.stash.get(SPEC_KEY, None)
+        if spec is not None:
+            gated[item.nodeid] = spec
     gs = session.config.stash.get(SESSION_KEY, None)
     if gs is not None:
         gs.add_collected(item.nodeid for item in session.items)
@@ -254,11 +270,16 @@ def _record_for(item: pytest.Item) -> TestRecord:
         record = TestRecord(nodeid=_test_id(item), spec=item.stash.get(SPEC_KEY, None))
         record.seed = _item_seed(item)
         item.stash[RECORD_KEY] = record
+        item.config.stash[SERVICES_KEY].records[item.nodeid] = record
     return record
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Gated tests only: their metrics decide the gates, so they must repeat exactly. A test
+    # without a gate is left alone (pytest-randomly seeds those, for whoever wants it).
+    if item.stash.get(SPEC_KEY, None) is None:
+        return
     settings = item.config.stash[SETTINGS_KEY]
     if settings.gate_mode or settings.seed is not None:
         seed = _item_seed(item)
@@ -297,50 +318,6 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
     if settings.update_baseline and record.samples:
         write_samples(record, services.staging_dir("samples"))
     return failures
-
-
-_CAUSE_FLAG = "_mlgate_caused_user_error"
-
-
-def _hide_for_user_errors(excinfo: Any) -> bool:
-    """``__tracebackhide__`` of the plugin's modules: hide their frames for a user's mistake
-    (an MlgateError and what caused it), keep them for anything else (a bug of ours should
-    show where it is)."""
-    return bool(excinfo.errisinstance(MlgateError)) or bool(getattr(excinfo.value, _CAUSE_FLAG, False))
-
-
-def _hide_plugin_frames(error: BaseException) -> None:
-    # ``raise ArtifactError(...) from exc``: the cause is shown too; flag it so our frames in
-    # its traceback are hidden as well.
-    cause = error.__cause__ or error.__context__
-    while cause is not None and not getattr(cause, _CAUSE_FLAG, False):
-        try:
-            setattr(cause, _CAUSE_FLAG, True)
-        except (AttributeError, TypeError):
-            break
-        cause = cause.__cause__ or cause.__context__
-    # pytest hides a frame whose globals hold a true (or callable-true) ``__tracebackhide__``.
-    # Every module that raised is loaded by the time its error is reported.
-    for name, module in list(sys.modules.items()):
-        ours = name == "pytest_mlgate" or name.startswith("pytest_mlgate.")
-        if ours and module is not None and "__tracebackhide__" not in vars(module):
-            module.__tracebackhide__ = _hide_for_user_errors  # type: ignore[attr-defined]
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    if call.excinfo is not None and call.excinfo.errisinstance(MlgateError):
-        _hide_plugin_frames(call.excinfo.value)
-    report = yield
-    spec = item.stash.get(SPEC_KEY, None)
-    record = item.stash.get(RECORD_KEY, None)
-    if spec is None and record is None:
-        return report
-    if call.when == "teardown" and record is not None:
-        report.mlgate = record.to_json()
-    else:
-        report.mlgate = {"gate": spec.gate if spec else None}
-    return report
 
 
 # -- fixtures -----------------------------------------------------------------------------------

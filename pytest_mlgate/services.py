@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import pytest
 
     from pytest_mlgate.baseline import Baseline
+    from pytest_mlgate.markers import GateSpec
+    from pytest_mlgate.recorder import TestRecord
     from pytest_mlgate.settings import Settings
 
 
@@ -30,8 +32,24 @@ class SessionServices:
         self.staging = staging
         self.workers = workers
         self.candidates: list[dict[str, Any]] = []
+        # By node id: the spec of every gated test that will run, and each fixture's record.
+        self.gated: dict[str, GateSpec] = {}
+        self.records: dict[str, TestRecord] = {}
         self._baseline: Baseline | None = None
         self._baseline_loaded = False
+
+    def report_data(self, nodeid: str, when: str) -> dict[str, Any] | None:
+        """What the gate session needs from a test's report: its gate, and with the teardown
+        report its record (metrics, thresholds, verdicts). None for a test without either.
+        Under pytest-xdist a worker sends this along with the report."""
+        spec = self.gated.get(nodeid)
+        record = self.records.get(nodeid)
+        if record is not None and when == "teardown":
+            del self.records[nodeid]  # the record is final now; its JSON is all that is kept
+            return record.to_json()
+        if spec is None and record is None:
+            return None
+        return {"gate": spec.gate if spec is not None else None}
 
     def staging_dir(self, sub: str) -> Path:
         """A directory under the run's staging area (shared by pytest-xdist workers), made on use."""

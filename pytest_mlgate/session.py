@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -23,22 +23,28 @@ from pytest_mlgate import __version__
 from pytest_mlgate.markers import GATES
 from pytest_mlgate.settings import Settings
 
+if TYPE_CHECKING:
+    from pytest_mlgate.services import SessionServices
+
 REPORT_SCHEMA = "pytest-mlgate/report"
 REPORT_SCHEMA_VERSION = 1
 
 
-@dataclass
 class TestEntry:
-    nodeid: str
-    gate: str | None = None
-    outcome: str = "not_run"  # passed, failed, error, skipped, xfailed, xpassed, not_run
-    duration_s: float = 0.0
-    record: dict[str, Any] | None = None
-    message: str = ""
+    """One test as the controller saw it. A plain class: one is made per gated test."""
+
+    __slots__ = ("duration_s", "gate", "message", "nodeid", "outcome", "record")
+
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+        self.gate: str | None = None
+        self.outcome = "not_run"  # passed, failed, error, skipped, xfailed, xpassed, not_run
+        self.duration_s = 0.0
+        self.record: dict[str, Any] | None = None
+        self.message = ""
 
 
-@dataclass(frozen=True)
-class GateResult:
+class GateResult(NamedTuple):
     gate: str
     required: bool
     passed: int
@@ -138,9 +144,11 @@ def _short(longrepr: Any) -> str:
 class GateSession:
     """Run state of the controller."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, seed: int) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, seed: int,
+                 services: SessionServices) -> None:
         self.config = config
         self.settings = settings
+        self.services = services
         self.seed = seed
         self.started = time.time()
         self.tests: dict[str, TestEntry] = {}
@@ -156,7 +164,10 @@ class GateSession:
 
     # -- observation ---------------------------------------------------------------------
     def observe(self, report: pytest.TestReport) -> None:
-        data = getattr(report, "mlgate", None)
+        # A pytest-xdist worker's report carries the data; in one process it comes from the items.
+        data = report.__dict__.get("mlgate")
+        if data is None:
+            data = self.services.report_data(report.nodeid, report.when)
         entry = self.tests.get(report.nodeid)
         when = report.when
         if data is None and entry is None:
@@ -199,8 +210,7 @@ class GateSession:
 
     # The session object is registered as a plugin on the controller in gate mode, so these
     # hooks cost nothing when gate mode is off.
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.observe(report)
+    pytest_runtest_logreport = observe
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         self.observe_collect(report)

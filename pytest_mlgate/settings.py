@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.markers import GATES, GatePath, parse_gate_paths
 
 
-@dataclass(frozen=True)
-class Option:
+# NamedTuples, not dataclasses: this module is imported on every pytest run, and creating a
+# frozen dataclass of Settings' size costs a few milliseconds.
+class Option(NamedTuple):
     """A setting: its ini key, its command-line flag (if any) and its help text."""
 
     ini: str
@@ -79,8 +79,7 @@ def option_dest(opt: Option) -> str:
     return opt.ini
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Resolved settings of one run. Paths are absolute (relative ones resolve against rootdir)."""
 
     gate_mode: bool

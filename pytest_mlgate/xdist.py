@@ -9,9 +9,12 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from pytest_mlgate.services import SessionServices
 
 
 class XdistHooks:
@@ -48,3 +51,16 @@ class XdistHooks:
         data = getattr(node, "workeroutput", {}).get("mlgate")
         if data:
             gs.add_worker_output(data)
+
+
+class WorkerReports:
+    """On a worker: put each gated test's data on its reports before pytest-xdist sends them."""
+
+    def __init__(self, services: SessionServices) -> None:
+        self.services = services
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = self.services.report_data(report.nodeid, report.when)
+        if data is not None:
+            report.mlgate = data  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -380,9 +381,9 @@ class LocalRegistry:
         base = self.root / STAGING
         try:
             base.mkdir(parents=True, exist_ok=True)
-            probe = base / f".probe-{uuid.uuid4().hex}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            # An unnamed file where the system has them (O_TMPFILE): a publisher killed here
+            # leaves nothing behind.
+            tempfile.TemporaryFile(dir=base).close()
         except OSError as exc:
             raise RegistryError(
                 f"cannot write to the registry {self.root}: {exc.strerror or exc}. Point "

@@ -78,6 +78,32 @@ def test_seed_reproduces_random_state_in_every_mode(pytester: pytest.Pytester, r
     assert other["test_one"]["rng"] != first["test_one"]["rng"]
 
 
+def test_gated_tests_are_seeded_and_tests_without_a_gate_are_left_alone(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile('''
+import json, os, random
+import pytest
+
+def _write(name):
+    with open(f"{name}-{os.getpid()}-{random.getrandbits(64)}.json", "w") as fh:
+        json.dump(random.random(), fh)
+
+def test_plain():  # first: after a gated test it would continue from that test's seeded state
+    _write("plain")
+
+@pytest.mark.unit
+def test_gated():
+    _write("gated")
+''')
+
+    def values(name: str) -> set[float]:
+        return {json.loads(p.read_text()) for p in pytester.path.glob(f"{name}-*.json")}
+
+    for _ in range(2):
+        assert run("--mlgate", "-o", "mlgate_required_gates=unit", "--mlgate-seed", "5").ret == 0
+    assert len(values("gated")) == 1, "a gated test starts from the same random state in every run"
+    assert len(values("plain")) == 2, "a test without a gate keeps its own randomness"
+
+
 def test_seed_is_printed_in_the_header(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
     result = run("--mlgate", "--mlgate-seed", "777")

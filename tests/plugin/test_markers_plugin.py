@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import load_report
+
 
 def test_markers_are_registered_with_descriptions(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--markers")
@@ -40,6 +42,55 @@ def test_two_gates_is_a_collection_error_naming_both(pytester: pytest.Pytester, 
     assert result.ret != 0  # 2 (interrupted) plain; 1 under pytest-xdist
     result.stdout.fnmatch_lines(["*test_both*marked integration and unit*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_module_and_class_markers_put_their_tests_in_a_gate(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        test_mod="""
+        import pytest
+        pytestmark = pytest.mark.validation(accuracy=">= 0.9")
+
+        def test_ok(mlgate): mlgate.record("accuracy", 0.95)
+        def test_low(mlgate): mlgate.record("accuracy", 0.5)
+
+        class TestPlain:
+            def test_in_class(self, mlgate): mlgate.record("accuracy", 0.91)
+        """,
+        test_cls="""
+        import pytest
+
+        class TestIntegration:
+            pytestmark = pytest.mark.integration
+            def test_a(self): pass
+
+        @pytest.mark.integration
+        class TestMarked:
+            def test_b(self): pass
+
+        def test_ungated(): pass
+        """,
+        test_clash="""
+        import pytest
+        pytestmark = pytest.mark.unit
+
+        @pytest.mark.performance
+        def test_both(): pass
+        """,
+    )
+    result = run("--mlgate", "--mlgate-report", "r.json", "--ignore", "test_clash.py", "-o", "mlgate_required_gates=")
+    result.assert_outcomes(passed=5, failed=1)
+    result.stdout.fnmatch_lines(["*accuracy 0.5 >= 0.9*"])
+    gates = {t["nodeid"]: t["gate"] for t in load_report(pytester.path / "r.json")["tests"]}
+    assert gates == {
+        "test_mod.py::test_ok": "validation",
+        "test_mod.py::test_low": "validation",
+        "test_mod.py::TestPlain::test_in_class": "validation",
+        "test_cls.py::TestIntegration::test_a": "integration",
+        "test_cls.py::TestMarked::test_b": "integration",
+    }
+    clash = run("test_clash.py")
+    assert clash.ret != 0
+    clash.stdout.fnmatch_lines(["*test_both*marked performance and unit*"])
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,9 @@ def test_values_that_are_not_finite_real_numbers_fail_the_test(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([expected])
+    # The user's line is shown, the plugin's internals are not.
+    result.stdout.fnmatch_lines(["*mlgate.record(\"accuracy\"*"])
+    assert "pytest_mlgate/" not in result.stdout.str()
 
 
 def test_numpy_scalars_are_accepted(pytester: pytest.Pytester) -> None:
