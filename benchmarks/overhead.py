@@ -6,12 +6,19 @@ both share the machine's noise. Prints the median wall time of each and the medi
 per-pair ratios; a second suite with no gated test at all shows the cost on tests that carry no
 gate. Goal: at most 1.05x.
 
+The runs see Python's bytecode caches as an installed plugin does: pip compiles the package at
+install, and pytest caches the modules it assertion-rewrites (every module of a plugin) after the
+first run. ``PYTHONDONTWRITEBYTECODE=1`` (set on some CI machines and Docker images) turns pytest's
+cache off, so every run re-parses and re-compiles each plugin module it imports; the children of
+this script run without it, and ``--no-bytecode-cache`` measures that case instead.
+
     python benchmarks/overhead.py [--tests 2000] [--repeats 15] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -44,11 +51,14 @@ def _child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+ENV = dict(os.environ)
+
+
 def run(root: Path, args: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one pytest run in a subprocess."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args]
     cpu0, start = _child_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=ENV)
     elapsed, cpu = time.perf_counter() - start, _child_cpu() - cpu0
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -88,7 +98,13 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="500 tests, 3 repeats")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="run the children with PYTHONDONTWRITEBYTECODE=1")
     args = parser.parse_args()
+    if args.no_bytecode_cache:
+        ENV["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        ENV.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.quick:
         args.tests, args.repeats = 500, 3
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,7 +120,9 @@ def main() -> None:
             ("no gated test, gate mode off:ungated", ungated, []),
         ], args.repeats)
         rows = [(label.split(":", 1)[0], r) for label, r in results.items()]
-    print(f"{args.tests} trivial tests; medians of {args.repeats} alternating runs against -p no:mlgate")
+    cache = "off (PYTHONDONTWRITEBYTECODE=1)" if args.no_bytecode_cache else "on"
+    print(f"{args.tests} trivial tests; medians of {args.repeats} alternating runs against -p no:mlgate; "
+          f"bytecode cache {cache}")
     print("(CPU = user+sys of the pytest process: less sensitive than wall time to a busy machine)")
     for label, r in rows:
         print(f"  {label:<44} wall {r['wall_off']:6.3f} -> {r['wall_on']:6.3f} s ({r['wall_ratio']:.3f}x)"

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -45,6 +45,12 @@ RECORD_KEY = pytest.StashKey["TestRecord"]()
 ITEM_SEED_KEY = pytest.StashKey[int]()
 
 PERF_GROUP = "mlgate-performance"
+T = TypeVar("T")
+
+
+def _stashed(item: pytest.Item, key: pytest.StashKey[T]) -> T | None:
+    # ``Stash.get`` raises and catches a KeyError on a miss: a cost on every test without a gate.
+    return item.stash[key] if key in item.stash else None  # noqa: SIM401
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -215,14 +221,14 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
     if not items:
         return
     config = items[0].config
-    n = sum(1 for item in items if item.stash.get(SPEC_KEY, None) is not None)
+    n = sum(1 for item in items if _stashed(item, SPEC_KEY) is not None)
     config.stash[DESELECTED_KEY] = config.stash.get(DESELECTED_KEY, 0) + n
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     owners: dict[str, str] = {}
     for item in items:
-        spec = item.stash.get(SPEC_KEY, None)
+        spec = _stashed(item, SPEC_KEY)
         if spec is None or spec.key is None:
             continue
         other = owners.setdefault(spec.key, item.nodeid)
@@ -237,7 +243,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # By node id as the reports will carry it (pytest-xdist's loadgroup renames items first).
     gated = session.config.stash[SERVICES_KEY].gated
     for item in session.items:
-        spec = item.stash.get(SPEC_KEY, None)
+        spec = _stashed(item, SPEC_KEY)
         if spec is not None:
             gated[item.nodeid] = spec
     gs = session.config.stash.get(SESSION_KEY, None)
@@ -254,7 +260,7 @@ def _test_id(item: pytest.Item) -> str:
 
 
 def _item_seed(item: pytest.Item) -> int:
-    seed = item.stash.get(ITEM_SEED_KEY, None)
+    seed = _stashed(item, ITEM_SEED_KEY)
     if seed is None:
         from pytest_mlgate.seeds import test_seed
 
@@ -263,11 +269,11 @@ def _item_seed(item: pytest.Item) -> int:
 
 
 def _record_for(item: pytest.Item) -> TestRecord:
-    record = item.stash.get(RECORD_KEY, None)
+    record = _stashed(item, RECORD_KEY)
     if record is None:
         from pytest_mlgate.recorder import TestRecord
 
-        record = TestRecord(nodeid=_test_id(item), spec=item.stash.get(SPEC_KEY, None))
+        record = TestRecord(nodeid=_test_id(item), spec=_stashed(item, SPEC_KEY))
         record.seed = _item_seed(item)
         item.stash[RECORD_KEY] = record
         item.config.stash[SERVICES_KEY].records[item.nodeid] = record
@@ -278,7 +284,7 @@ def _record_for(item: pytest.Item) -> TestRecord:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Gated tests only: their metrics decide the gates, so they must repeat exactly. A test
     # without a gate is left alone (pytest-randomly seeds those, for whoever wants it).
-    if item.stash.get(SPEC_KEY, None) is None:
+    if _stashed(item, SPEC_KEY) is None:
         return
     settings = item.config.stash[SETTINGS_KEY]
     if settings.gate_mode or settings.seed is not None:
@@ -291,15 +297,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    spec = item.stash.get(SPEC_KEY, None)
+    spec = _stashed(item, SPEC_KEY)
     try:
         result = yield
     except BaseException:
-        record = item.stash.get(RECORD_KEY, None)
+        record = _stashed(item, RECORD_KEY)
         if record is not None:
             _finish(item, record)
         raise
-    record = item.stash.get(RECORD_KEY, None)
+    record = _stashed(item, RECORD_KEY)
     if record is None and spec is not None and spec.thresholds:
         record = _record_for(item)
     if record is not None:
@@ -388,7 +394,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     from pytest_mlgate.report.render import render_terminal
 
-    report = gs.result.to_json(provenance=False)
+    report = gs.result.to_json(provenance=False, metrics_only=True)
     terminalreporter.write_sep("=", "mlgate gates")
     for line in render_terminal(report).splitlines():
         markup = {}

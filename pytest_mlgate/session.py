@@ -13,7 +13,6 @@ import dataclasses
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -43,6 +42,20 @@ class TestEntry:
         self.record: dict[str, Any] | None = None
         self.message = ""
 
+    def to_json(self) -> dict[str, Any]:
+        record = self.record or {}
+        return {
+            "nodeid": self.nodeid,
+            "gate": self.gate,
+            "key": record.get("key", self.nodeid),
+            "seed": record.get("seed"),
+            "outcome": self.outcome,
+            "duration_s": round(self.duration_s, 6),
+            "message": self.message,
+            "metrics": record.get("metrics", []),
+            "fingerprints": record.get("fingerprints", {}),
+        }
+
 
 class GateResult(NamedTuple):
     gate: str
@@ -62,22 +75,25 @@ class GateResult(NamedTuple):
         }
 
 
-@dataclass
 class RunResult:
-    """What a gate-mode run decided. ``passed`` is True when every gate passed."""
+    """What a gate-mode run decided. ``passed`` is True when every gate passed.
 
-    complete: bool
-    incomplete_reasons: list[str]
-    gates: dict[str, GateResult]
-    tests: list[TestEntry]
-    run: dict[str, Any]
-    failures: list[str] = field(default_factory=list)
-    baseline: dict[str, Any] = field(default_factory=dict)
-    delivery: dict[str, Any] | None = None
+    Delivery and the baseline update fill in ``delivery`` and ``baseline`` afterwards."""
 
-    ungated_failures: int = 0
-    rootpath: str = "."
-    _provenance: dict[str, Any] | None = None
+    def __init__(self, *, complete: bool, incomplete_reasons: list[str], gates: dict[str, GateResult],
+                 tests: list[TestEntry], run: dict[str, Any], failures: list[str],
+                 ungated_failures: int = 0, rootpath: str = ".") -> None:
+        self.complete = complete
+        self.incomplete_reasons = incomplete_reasons
+        self.gates = gates
+        self.tests = tests
+        self.run = run
+        self.failures = failures
+        self.baseline: dict[str, Any] = {}
+        self.delivery: dict[str, Any] | None = None
+        self.ungated_failures = ungated_failures
+        self.rootpath = rootpath
+        self._provenance: dict[str, Any] | None = None
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -99,8 +115,9 @@ class RunResult:
         """Whether any test of the run failed or errored, gated or not."""
         return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
 
-    def to_json(self, provenance: bool = True) -> dict[str, Any]:
-        """The JSON report's content; ``provenance=False`` leaves out git and machine info."""
+    def to_json(self, provenance: bool = True, metrics_only: bool = False) -> dict[str, Any]:
+        """The JSON report's content; ``provenance=False`` leaves out git and machine info,
+        ``metrics_only=True`` the tests that recorded no metric (what the terminal shows)."""
         return {
             "schema": REPORT_SCHEMA,
             "schema_version": REPORT_SCHEMA_VERSION,
@@ -111,21 +128,8 @@ class RunResult:
                     "incomplete_reasons": list(self.incomplete_reasons)},
             "failures": list(self.failures),
             "gates": {g: r.to_json() for g, r in self.gates.items()},
-            "tests": [
-                {
-                    "nodeid": t.nodeid,
-                    "gate": t.gate,
-                    "key": (t.record or {}).get("key", t.nodeid),
-                    "seed": (t.record or {}).get("seed"),
-                    "outcome": t.outcome,
-                    "duration_s": round(t.duration_s, 6),
-                    "message": t.message,
-                    "metrics": (t.record or {}).get("metrics", []),
-                    "fingerprints": (t.record or {}).get("fingerprints", {}),
-                }
-                for t in self.tests
-                if t.gate is not None or (t.record and t.record.get("metrics"))
-            ],
+            "tests": [t.to_json() for t in self.tests
+                      if (t.gate is not None and not metrics_only) or (t.record and t.record.get("metrics"))],
             "baseline": dict(self.baseline),
             "delivery": self.delivery,
         }
@@ -149,6 +153,8 @@ class GateSession:
         self.config = config
         self.settings = settings
         self.services = services
+        self._gated = services.gated
+        self._records = services.records
         self.seed = seed
         self.started = time.time()
         self.tests: dict[str, TestEntry] = {}
@@ -164,22 +170,24 @@ class GateSession:
 
     # -- observation ---------------------------------------------------------------------
     def observe(self, report: pytest.TestReport) -> None:
+        nodeid = report.nodeid
+        when = report.when
+        # pytest-xdist reports a test whose worker crashed with when="???": it ended too.
+        if when != "setup" and when != "call":
+            self.finished.add(nodeid)
+        entry = self.tests.get(nodeid)
         # A pytest-xdist worker's report carries the data; in one process it comes from the items.
         data = report.__dict__.get("mlgate")
-        if data is None:
-            data = self.services.report_data(report.nodeid, report.when)
-        entry = self.tests.get(report.nodeid)
-        when = report.when
+        if data is None and (entry is not None or nodeid in self._gated or nodeid in self._records):
+            data = self.services.report_data(nodeid, when)
         if data is None and entry is None:
-            # A test without a gate: only completeness and failures matter. Keep this path cheap,
-            # it runs for every report of every test.
-            if when not in ("setup", "call"):
-                self.finished.add(report.nodeid)
-            if report.failed:
+            # A test without a gate: only completeness (above) and failures matter. This runs for
+            # every report of every test, so it does as little as it can.
+            if report.outcome == "failed":
                 self.ungated_failures += 1
             return
         if entry is None:
-            entry = self.tests[report.nodeid] = TestEntry(report.nodeid)
+            entry = self.tests[nodeid] = TestEntry(nodeid)
         if data is not None:
             entry.gate = data.get("gate", entry.gate)
             if "metrics" in data:
@@ -200,9 +208,6 @@ class GateSession:
                     entry.message = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else ""
         elif when == "call" and entry.outcome == "not_run":
             entry.outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
-        # pytest-xdist reports a test whose worker crashed with when="???": it ended too.
-        if when not in ("setup", "call"):
-            self.finished.add(report.nodeid)
 
     def observe_collect(self, report: pytest.CollectReport) -> None:
         if report.failed:
