@@ -40,7 +40,7 @@ SERVICES_KEY = pytest.StashKey["SessionServices"]()
 SESSION_KEY = pytest.StashKey["GateSession"]()
 SEED_KEY = pytest.StashKey[int]()
 DESELECTED_KEY = pytest.StashKey[int]()
-SPEC_KEY = pytest.StashKey["GateSpec | None"]()
+SPEC_KEY = pytest.StashKey[GateSpec]()
 RECORD_KEY = pytest.StashKey["TestRecord"]()
 ITEM_SEED_KEY = pytest.StashKey[int]()
 
@@ -190,6 +190,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     if report.outcome != "passed" or not report.result:
         return report
     settings = collector.config.stash[SETTINGS_KEY]
+    gated_items = collector.config.stash[SERVICES_KEY].gated_items
     # The collectors' gate markers are looked up once here; for each test only its own markers.
     inherited = [mark for node in reversed(collector.listchain()) for mark in _gate_marks(node)]
     xdist = None
@@ -205,6 +206,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
         if spec is None:
             continue
         node.stash[SPEC_KEY] = spec
+        gated_items.append(node)
         if spec.gate == "performance":
             if xdist is None:
                 xdist = collector.config.pluginmanager.hasplugin("xdist")
@@ -241,11 +243,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     # By node id as the reports will carry it (pytest-xdist's loadgroup renames items first).
-    gated = session.config.stash[SERVICES_KEY].gated
-    for item in session.items:
-        spec = _stashed(item, SPEC_KEY)
-        if spec is not None:
-            gated[item.nodeid] = spec
+    # Deselected tests stay in the map; they send no report to look them up.
+    services = session.config.stash[SERVICES_KEY]
+    services.gated.update((item.nodeid, item.stash[SPEC_KEY]) for item in services.gated_items)
     gs = session.config.stash.get(SESSION_KEY, None)
     if gs is not None:
         gs.add_collected(item.nodeid for item in session.items)

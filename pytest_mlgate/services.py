@@ -32,7 +32,9 @@ class SessionServices:
         self.staging = staging
         self.workers = workers
         self.candidates: list[dict[str, Any]] = []
-        # By node id: the spec of every gated test that will run, and each fixture's record.
+        # Gated tests as collected, then by node id (at the end of collection) their specs; and
+        # each fixture's record by node id.
+        self.gated_items: list[pytest.Item] = []
         self.gated: dict[str, GateSpec] = {}
         self.records: dict[str, TestRecord] = {}
         self._baseline: Baseline | None = None
