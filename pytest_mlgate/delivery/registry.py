@@ -449,9 +449,10 @@ class LocalRegistry:
         size = staged.model_path.stat().st_size
         known = {staged.model_file: {"sha256": staged.content_hash, "size": size}}
         manifest = build_manifest(work, _jsonable(meta), known=known)
-        # The manifest goes last: an artefact without one is never trusted.
+        # The manifest goes last: an artefact without one is never trusted. The directory is
+        # fsynced once every file is, before the rename: doing it here would wait for the
+        # model's pages to reach the disk before the checks could start.
         _write_new(work / MANIFEST, _json_bytes(manifest), written)
-        fsync_dir(work)
         return manifest, written
 
     def _self_check(self, work: Path, manifest: Mapping[str, Any], staged: StagedCandidate) -> None:
