@@ -12,14 +12,22 @@ first run. ``PYTHONDONTWRITEBYTECODE=1`` (set on some CI machines and Docker ima
 cache off, so every run re-parses and re-compiles each plugin module it imports; the children of
 this script run without it, and ``--no-bytecode-cache`` measures that case instead.
 
-    python benchmarks/overhead.py [--tests 2000] [--repeats 15] [--quick]
+``--callgrind N`` adds a noise-free cross-check: the instructions each variant executes on a suite
+of N tests under valgrind's callgrind (hash seed fixed). Instruction counts are not time (tight C
+loops such as seeding Mersenne Twister run at many instructions per nanosecond, the interpreter
+at far fewer), but they do not move with the machine's load.
+
+    python benchmarks/overhead.py [--tests 2000] [--repeats 15] [--quick] [--gated-only]
+                                  [--no-bytecode-cache] [--callgrind N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,6 +73,19 @@ def run(root: Path, args: list[str]) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def instructions(root: Path, args: list[str]) -> int:
+    """Instructions one pytest run executes, counted by callgrind."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.out", sys.executable, "-m",
+               "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args]
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False,
+                              env={**ENV, "PYTHONHASHSEED": "0"})
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if found is None:
+        raise SystemExit(f"callgrind failed:\n{proc.stderr[-2000:]}")
+    return int(found.group(1))
+
+
 def measure(variants: list[tuple[str, Path, list[str]]], repeats: int) -> dict[str, dict[str, float]]:
     """Run every variant once per round, in a rotating order, so all share the machine's noise.
 
@@ -98,6 +119,10 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="500 tests, 3 repeats")
+    parser.add_argument("--callgrind", type=int, metavar="N", default=0,
+                        help="also count instructions on an N-test suite under valgrind")
+    parser.add_argument("--gated-only", action="store_true",
+                        help="only the half-gated suite (more repeats in the same time)")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="run the children with PYTHONDONTWRITEBYTECODE=1")
     args = parser.parse_args()
@@ -112,14 +137,16 @@ def main() -> None:
         write_suite(mixed, args.tests, share_gated=0.5)
         write_suite(ungated, args.tests, share_gated=0.0)
         off = ["-p", "no:mlgate"]
-        results = measure([
+        variants = [
             ("off:mixed", mixed, off),
             ("half gated, --mlgate:mixed", mixed, ["--mlgate"]),
             ("off:ungated", ungated, off),
             ("no gated test, --mlgate:ungated", ungated, ["--mlgate", "-o", "mlgate_required_gates="]),
             ("no gated test, gate mode off:ungated", ungated, []),
-        ], args.repeats)
+        ]
+        results = measure(variants[:2] if args.gated_only else variants, args.repeats)
         rows = [(label.split(":", 1)[0], r) for label, r in results.items()]
+        counted = callgrind(Path(tmp), args.callgrind) if args.callgrind else []
     cache = "off (PYTHONDONTWRITEBYTECODE=1)" if args.no_bytecode_cache else "on"
     print(f"{args.tests} trivial tests; medians of {args.repeats} alternating runs against -p no:mlgate; "
           f"bytecode cache {cache}")
@@ -127,7 +154,27 @@ def main() -> None:
     for label, r in rows:
         print(f"  {label:<44} wall {r['wall_off']:6.3f} -> {r['wall_on']:6.3f} s ({r['wall_ratio']:.3f}x)"
               f"   CPU {r['cpu_off']:6.3f} -> {r['cpu_on']:6.3f} s ({r['cpu_ratio']:.3f}x)")
+    if counted:
+        print(f"instructions on {args.callgrind} tests (callgrind; deterministic):")
+        for label, off_n, on_n in counted:
+            print(f"  {label:<44} {off_n / 1e6:8.1f} -> {on_n / 1e6:8.1f} M ({on_n / off_n:.3f}x)")
     print("goal: at most 1.05x")
+
+
+def callgrind(tmp: Path, n: int) -> list[tuple[str, int, int]]:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--callgrind needs valgrind on PATH")
+    mixed, ungated = tmp / "cg-mixed", tmp / "cg-ungated"
+    write_suite(mixed, n, share_gated=0.5)
+    write_suite(ungated, n, share_gated=0.0)
+    off = ["-p", "no:mlgate"]
+    out = []
+    for label, root, args in (("half gated, --mlgate", mixed, ["--mlgate"]),
+                              ("no gated test, --mlgate", ungated, ["--mlgate", "-o", "mlgate_required_gates="])):
+        run(root, args)  # bytecode caches, as in the timed runs
+        run(root, off)
+        out.append((label, instructions(root, off), instructions(root, args)))
+    return out
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import pytest
 from pytest_mlgate import hookspecs
 from pytest_mlgate.errors import ConfigError, MarkerError, MlgateError
 from pytest_mlgate.markers import GATES, MARKER_HELP, GateSpec, gate_for_path, spec_from_marker
+from pytest_mlgate.seeds import test_seed
 from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 
 if TYPE_CHECKING:
@@ -262,8 +263,6 @@ def _test_id(item: pytest.Item) -> str:
 def _item_seed(item: pytest.Item) -> int:
     seed = _stashed(item, ITEM_SEED_KEY)
     if seed is None:
-        from pytest_mlgate.seeds import test_seed
-
         seed = item.stash[ITEM_SEED_KEY] = test_seed(item.config.stash[SEED_KEY], _test_id(item))
     return seed
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_mlgate.markers import GATES
+
 if TYPE_CHECKING:
     import pytest
 
@@ -21,6 +23,11 @@ if TYPE_CHECKING:
     from pytest_mlgate.markers import GateSpec
     from pytest_mlgate.recorder import TestRecord
     from pytest_mlgate.settings import Settings
+
+
+# What a report of a gated test carries before its teardown; shared, never changed.
+_GATE_DATA: dict[str | None, dict[str, Any]] = {
+    gate: {"gate": gate} for gate in (None, *GATES)}
 
 
 class SessionServices:
@@ -51,7 +58,7 @@ class SessionServices:
             return record.to_json()
         if spec is None and record is None:
             return None
-        return {"gate": spec.gate if spec is not None else None}
+        return _GATE_DATA[spec.gate if spec is not None else None]
 
     def staging_dir(self, sub: str) -> Path:
         """A directory under the run's staging area (shared by pytest-xdist workers), made on use."""

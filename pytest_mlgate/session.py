@@ -180,10 +180,11 @@ class GateSession:
         data = report.__dict__.get("mlgate")
         if data is None and (entry is not None or nodeid in self._gated or nodeid in self._records):
             data = self.services.report_data(nodeid, when)
+        outcome = report.outcome
         if data is None and entry is None:
             # A test without a gate: only completeness (above) and failures matter. This runs for
             # every report of every test, so it does as little as it can.
-            if report.outcome == "failed":
+            if outcome == "failed":
                 self.ungated_failures += 1
             return
         if entry is None:
@@ -192,22 +193,22 @@ class GateSession:
             entry.gate = data.get("gate", entry.gate)
             if "metrics" in data:
                 entry.record = data
-        entry.duration_s += float(getattr(report, "duration", 0.0) or 0.0)
-        if report.failed:
+        entry.duration_s += report.duration or 0.0
+        if outcome == "passed":
+            if when == "call" and entry.outcome == "not_run":
+                entry.outcome = "xpassed" if "wasxfail" in report.__dict__ else "passed"
+        elif outcome == "failed":
             if when == "call":
                 entry.outcome = "failed"
             elif entry.outcome != "failed":
                 entry.outcome = "error"
             if not entry.message:
                 entry.message = _short(report.longrepr)
-        elif report.skipped:
-            if entry.outcome not in ("failed", "error"):
-                entry.outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
-                if not entry.message:
-                    lr = report.longrepr
-                    entry.message = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else ""
-        elif when == "call" and entry.outcome == "not_run":
-            entry.outcome = "xpassed" if hasattr(report, "wasxfail") else "passed"
+        elif entry.outcome not in ("failed", "error"):  # skipped
+            entry.outcome = "xfailed" if "wasxfail" in report.__dict__ else "skipped"
+            if not entry.message:
+                lr = report.longrepr
+                entry.message = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else ""
 
     def observe_collect(self, report: pytest.CollectReport) -> None:
         if report.failed:
