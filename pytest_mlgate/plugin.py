@@ -119,7 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_mlgate.xdist import WorkerReports
 
         config.pluginmanager.register(WorkerReports(services), "mlgate-worker-reports")
-    if config.pluginmanager.hasplugin("xdist"):
+    if workerinput is None and config.getoption("dist", "no") != "no":  # pytest-xdist's controller
         from pytest_mlgate.xdist import XdistHooks
 
         config.pluginmanager.register(XdistHooks(config), "mlgate-xdist")

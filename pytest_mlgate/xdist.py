@@ -1,10 +1,11 @@
-"""pytest-xdist integration. Registered only when pytest-xdist is installed.
+"""pytest-xdist integration: ``XdistHooks`` on the controller of a distributed run,
+``WorkerReports`` on each worker.
 
 The controller picks the session seed and a staging directory and hands both to every worker;
 workers send session data (candidates, deselection counts) back through ``workeroutput``;
 per-test data rides on the test reports. A worker that goes down with an error fails the run.
 
-PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
+PYTEST_DONT_REWRITE: its asserts need no rewriting.
 """
 
 from __future__ import annotations
