@@ -115,6 +115,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 services.baseline  # noqa: B018 - load now so a corrupt file stops the run at once
             except MlgateError as exc:
                 raise pytest.UsageError(f"pytest-mlgate: {exc}") from None
+    if settings.gate_mode or settings.seed is not None:
+        config.pluginmanager.register(FixtureSeeds(seed), "mlgate-fixture-seeds")
     if workerinput is not None and (settings.gate_mode or settings.report or settings.markdown):
         from pytest_mlgate.xdist import WorkerReports
 
@@ -279,19 +281,48 @@ def _record_for(item: pytest.Item) -> TestRecord:
     return record
 
 
+def _seed_globals(seed: int) -> None:
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Gated tests only: their metrics decide the gates, so they must repeat exactly. A test
-    # without a gate is left alone (pytest-randomly seeds those, for whoever wants it).
-    if _stashed(item, SPEC_KEY) is None:
+    # Tests that decide gates only (gated, or recording metrics that meet the baseline): they
+    # must repeat exactly. Any other test is left alone, and costs nothing (pytest-randomly
+    # seeds those, for whoever wants it). Fixtures wider than a test: see FixtureSeeds.
+    if _stashed(item, SPEC_KEY) is None and "mlgate" not in getattr(item, "fixturenames", ()):
         return
     settings = item.config.stash[SETTINGS_KEY]
     if settings.gate_mode or settings.seed is not None:
-        seed = _item_seed(item)
-        random.seed(seed)
+        _seed_globals(_item_seed(item))
+
+
+class FixtureSeeds:
+    """Seeds a fixture wider than one test (class, module, package or session scope) from the
+    session seed and the fixture's name, then gives the test back its own random state: such a
+    fixture is the same whichever test sets it up first, and the test's randomness does not
+    depend on whether it was that test. Registered in gate mode or with --mlgate-seed."""
+
+    def __init__(self, session_seed: int) -> None:
+        self.session_seed = session_seed
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: Any) -> Any:
+        if fixturedef.scope == "function":
+            return (yield)
         np = sys.modules.get("numpy")
-        if np is not None:
-            np.random.seed(seed)
+        saved = random.getstate()
+        saved_np = np.random.get_state() if np is not None else None
+        _seed_globals(test_seed(self.session_seed, f"fixture {fixturedef.baseid}::{fixturedef.argname}"))
+        try:
+            return (yield)
+        finally:
+            random.setstate(saved)
+            if np is not None:
+                np.random.set_state(saved_np)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -194,21 +194,22 @@ class GateSession:
             if "metrics" in data:
                 entry.record = data
         entry.duration_s += report.duration or 0.0
-        if outcome == "passed":
-            if when == "call" and entry.outcome == "not_run":
-                entry.outcome = "xpassed" if "wasxfail" in report.__dict__ else "passed"
-        elif outcome == "failed":
+        if outcome == "failed":
             if when == "call":
                 entry.outcome = "failed"
             elif entry.outcome != "failed":
                 entry.outcome = "error"
             if not entry.message:
                 entry.message = _short(report.longrepr)
-        elif entry.outcome not in ("failed", "error"):  # skipped
-            entry.outcome = "xfailed" if "wasxfail" in report.__dict__ else "skipped"
-            if not entry.message:
-                lr = report.longrepr
-                entry.message = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else ""
+        elif outcome == "skipped":
+            if entry.outcome not in ("failed", "error"):
+                entry.outcome = "xfailed" if "wasxfail" in report.__dict__ else "skipped"
+                if not entry.message:
+                    lr = report.longrepr
+                    entry.message = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else ""
+        # "passed", or another plugin's outcome such as pytest-rerunfailures' "rerun".
+        elif when == "call" and entry.outcome == "not_run":
+            entry.outcome = "xpassed" if "wasxfail" in report.__dict__ else "passed"
 
     def observe_collect(self, report: pytest.CollectReport) -> None:
         if report.failed:

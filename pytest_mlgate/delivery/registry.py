@@ -506,7 +506,9 @@ class LocalRegistry:
         """Under the registry lock: take the next version number, rename, log, move aliases."""
         with self._lock():
             name_dir = self.root / name
-            name_dir.mkdir(exist_ok=True)
+            if not name_dir.is_dir():  # a first publish: the new name must survive a crash too
+                name_dir.mkdir()
+                fsync_dir(self.root)
             self._reconcile(name)
             version = max(self.versions(name), default=0) + 1
             final = name_dir / str(version)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import ALL_GATES
+from .conftest import ALL_GATES, load_report
 
 HOOK_CONFTEST = '''
 import json, os
@@ -102,6 +102,38 @@ def test_gated():
         assert run("--mlgate", "-o", "mlgate_required_gates=unit", "--mlgate-seed", "5").ret == 0
     assert len(values("gated")) == 1, "a gated test starts from the same random state in every run"
     assert len(values("plain")) == 2, "a test without a gate keeps its own randomness"
+
+
+FIXTURE_SEEDS = '''
+import random
+import numpy as np
+import pytest
+
+@pytest.fixture(scope="session")
+def model_state():
+    return (random.random(), float(np.random.random()))
+
+def test_ungated_first(model_state):  # sets the session fixture up when it runs first
+    assert model_state
+
+@pytest.mark.validation(score=">= 0")
+def test_gated(model_state, mlgate):
+    mlgate.record("score", 0.5, fixture=list(model_state), own=random.random())
+'''
+
+
+def test_wide_fixtures_are_seeded_whichever_test_sets_them_up(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(FIXTURE_SEEDS)
+    seen = []
+    # Both tests, the ungated one setting the fixture up; then the gated test alone; then both again.
+    for extra in ((), ("-k", "not ungated"), ()):
+        result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-seed", "11",
+                     "--mlgate-report", "r.json", *extra)
+        assert result.ret == 0, result.stdout.str()
+        (test,) = [t for t in load_report(pytester.path / "r.json")["tests"] if t["nodeid"].endswith("test_gated")]
+        seen.append(test["metrics"][0]["info"])
+    assert seen[0] == seen[1] == seen[2], "the fixture and the test repeat, whichever test set the fixture up"
+    assert seen[0]["fixture"][0] != seen[0]["own"], "the test's own state is not the fixture's"
 
 
 def test_seed_is_printed_in_the_header(pytester: pytest.Pytester, run) -> None:
