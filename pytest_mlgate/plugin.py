@@ -290,9 +290,9 @@ def _seed_globals(seed: int) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Tests that decide gates only (gated, or recording metrics that meet the baseline): they
-    # must repeat exactly. Any other test is left alone, and costs nothing (pytest-randomly
-    # seeds those, for whoever wants it). Fixtures wider than a test: see FixtureSeeds.
+    # Only tests that can decide a gate (gated, or using the fixture, whose metrics meet the
+    # baseline) must repeat exactly. Any other test is left alone and costs nothing
+    # (pytest-randomly seeds those, for whoever wants it). Wider fixtures: see FixtureSeeds.
     if _stashed(item, SPEC_KEY) is None and "mlgate" not in getattr(item, "fixturenames", ()):
         return
     settings = item.config.stash[SETTINGS_KEY]
