@@ -40,7 +40,7 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 SERVICES_KEY = pytest.StashKey["SessionServices"]()
 SESSION_KEY = pytest.StashKey["GateSession"]()
 SEED_KEY = pytest.StashKey[int]()
-DESELECTED_KEY = pytest.StashKey[int]()
+DESELECTED_KEY = pytest.StashKey[dict[str, int]]()  # gate -> gated tests deselected
 SPEC_KEY = pytest.StashKey[GateSpec]()
 RECORD_KEY = pytest.StashKey["TestRecord"]()
 ITEM_SEED_KEY = pytest.StashKey[int]()
@@ -99,7 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(staging, ignore_errors=True))
         workers = 1
     config.stash[SEED_KEY] = seed
-    config.stash[DESELECTED_KEY] = 0
+    config.stash[DESELECTED_KEY] = {}
     from pytest_mlgate.services import SessionServices
 
     services = SessionServices(config, settings, staging, workers)
@@ -225,9 +225,11 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if not items:
         return
-    config = items[0].config
-    n = sum(1 for item in items if _stashed(item, SPEC_KEY) is not None)
-    config.stash[DESELECTED_KEY] = config.stash.get(DESELECTED_KEY, 0) + n
+    counts = items[0].config.stash[DESELECTED_KEY]
+    for item in items:
+        spec = _stashed(item, SPEC_KEY)
+        if spec is not None:
+            counts[spec.gate] = counts.get(spec.gate, 0) + 1
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -252,7 +254,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gs = session.config.stash.get(SESSION_KEY, None)
     if gs is not None:
         gs.add_collected(item.nodeid for item in session.items)
-        gs.deselected_gated = session.config.stash.get(DESELECTED_KEY, 0)
+        gs.deselected = dict(session.config.stash[DESELECTED_KEY])
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -401,7 +403,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput["mlgate"] = {
-            "deselected_gated": config.stash.get(DESELECTED_KEY, 0),
+            "deselected": config.stash[DESELECTED_KEY],
             "candidates": services.candidates,
         }
         return

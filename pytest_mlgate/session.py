@@ -64,7 +64,7 @@ class GateResult(NamedTuple):
     failed: int
     errored: int
     skipped: int
-    verdict: str  # "pass", "fail", "empty" (not required, no test ran)
+    verdict: str  # "pass", "fail", "empty" (not required, no test ran), "not_run" (see decide)
     reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -162,7 +162,7 @@ class GateSession:
         self.finished: set[str] = set()
         self.ungated_failures = 0
         self.collection_errors: set[str] = set()  # a set: every xdist worker reports the same error
-        self.deselected_gated = 0
+        self.deselected: dict[str, int] = {}  # gate -> gated tests deselected (-k, -m, ...)
         self.crashed_workers: list[str] = []
         self.interrupted = False
         self.worker_data: list[dict[str, Any]] = []
@@ -231,21 +231,21 @@ class GateSession:
     def add_worker_output(self, data: Mapping[str, Any]) -> None:
         self.worker_data.append(dict(data))
         # Every worker collects and deselects the same tests; count them once.
-        self.deselected_gated = max(self.deselected_gated, int(data.get("deselected_gated", 0)))
+        for gate, n in (data.get("deselected") or {}).items():
+            self.deselected[gate] = max(self.deselected.get(gate, 0), int(n))
 
     # -- decision ------------------------------------------------------------------------
     def incomplete_reasons(self, exitstatus: int) -> list[str]:
+        """Why the run is not the whole suite; [] for a complete run. (``decide`` adds the
+        required gates the selection left without a test.)"""
         reasons: list[str] = []
         if self.collection_errors:
             reasons.append(f"{len(self.collection_errors)} collection error(s)")
-        if self.deselected_gated:
-            reasons.append(f"{self.deselected_gated} gated test(s) deselected (-k, -m, --deselect or --lf)")
+        deselected = sum(self.deselected.values())
+        if deselected:
+            reasons.append(f"{deselected} gated test(s) deselected (-k, -m, --deselect or --lf)")
+        reasons.extend(self._selected_elsewhere())
         opt = self.config.option
-        narrowed = self._narrowed_by_arguments()
-        if narrowed:
-            reasons.append(narrowed)
-        if getattr(opt, "lf", False):
-            reasons.append("--lf runs only the tests that failed last time")
         if getattr(opt, "stepwise", False) or getattr(opt, "stepwise_skip", False):
             reasons.append("--stepwise stops at the first failure")
         if getattr(opt, "collectonly", False):
@@ -260,6 +260,24 @@ class GateSession:
         if self.crashed_workers:
             reasons.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
         return reasons
+
+    def _selected_elsewhere(self) -> list[str]:
+        """Selections that can leave out tests of any gate without deselecting them (they are
+        never collected): paths or node ids on the command line, --lf skipping whole files."""
+        reasons = []
+        narrowed = self._narrowed_by_arguments()
+        if narrowed:
+            reasons.append(narrowed)
+        if getattr(self.config.option, "lf", False):
+            reasons.append("--lf runs only the tests that failed last time")
+        return reasons
+
+    def _not_selected(self, gate: str, elsewhere: bool) -> str:
+        """Why the selection may have left out the tests of ``gate``, or "" if it did not."""
+        n = self.deselected.get(gate, 0)
+        if n:
+            return f"{n} test(s) deselected"
+        return "outside the selected paths or tests" if elsewhere else ""
 
     def _narrowed_by_arguments(self) -> str:
         """Why the paths or node ids on the command line cover less than the whole suite, or ""."""
@@ -294,6 +312,8 @@ class GateSession:
                 c["skipped"] += 1
         gates: dict[str, GateResult] = {}
         failures: list[str] = []
+        reasons = self.incomplete_reasons(exitstatus)
+        elsewhere = bool(self._selected_elsewhere())
         for g in GATES:
             c = counts[g]
             is_req = g in required
@@ -302,8 +322,15 @@ class GateSession:
                 verdict = "fail"
                 reason = f"{c['failed']} failed, {c['errored']} errored"
             elif c["passed"] == 0:
-                verdict = "fail" if is_req else "empty"
-                reason = "required gate, but no test ran" if is_req else "no test ran"
+                # A required gate the selection (-k, -m, paths, node ids) left without a test is
+                # not run: the run is partial, not failed. A complete run still requires it.
+                unselected = self._not_selected(g, elsewhere) if is_req else ""
+                if unselected:
+                    verdict, reason = "not_run", unselected
+                elif is_req:
+                    verdict, reason = "fail", "required gate, but no test ran"
+                else:
+                    verdict, reason = "empty", "no test ran"
             else:
                 verdict = "pass"
             if verdict == "fail":
@@ -311,7 +338,9 @@ class GateSession:
             gates[g] = GateResult(g, is_req, c["passed"], c["failed"], c["errored"], c["skipped"], verdict, reason)
         if self.crashed_workers:
             failures.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
-        reasons = self.incomplete_reasons(exitstatus)
+        not_run = [g for g, r in gates.items() if r.verdict == "not_run"]
+        if not_run:
+            reasons.append(f"required gate(s) not run: {', '.join(not_run)} (outside the selection)")
         run = {
             "started": datetime.fromtimestamp(self.started, timezone.utc).isoformat(timespec="seconds"),
             "duration_s": round(time.time() - self.started, 3),
@@ -355,6 +384,8 @@ def finish_run(config: pytest.Config, gs: GateSession, services: Any, exitstatus
     result = gs.decide(exitstatus)
     status = exitstatus
     collect_only = bool(getattr(config.option, "collectonly", False))
+    loaded = services.baseline is not None
+    result.baseline = baseline_info(settings.baseline, loaded, "not_requested")
     try:
         if settings.gate_mode and not collect_only:
             try:
@@ -365,14 +396,15 @@ def finish_run(config: pytest.Config, gs: GateSession, services: Any, exitstatus
             if settings.deliver:
                 result.delivery = deliver(config, settings, result, gs.candidates(services.candidates))
             if settings.update_baseline:
-                if result.delivery is not None and result.delivery.get("status") != "delivered":
-                    result.baseline = {"path": str(settings.baseline), "updated": False, "status": "refused",
-                                       "message": "not updated: delivery did not succeed"}
+                if result.delivery is not None and result.delivery.get("status") == "failed":
+                    result.baseline = baseline_info(settings.baseline, loaded, "refused",
+                                                    "not updated: delivery did not succeed")
                 else:
-                    result.baseline = update_baseline(config, result, services)
-            else:
-                b = services.baseline
-                result.baseline = {"path": str(settings.baseline), "loaded": b is not None, "updated": False}
+                    # A skipped delivery has the reasons update_baseline refuses for too.
+                    info = update_baseline(config, result, services)
+                    result.baseline = baseline_info(
+                        settings.baseline, loaded, str(info.get("status", "failed")),
+                        str(info.get("message", "")), updated=bool(info.get("updated")))
     finally:
         write_reports(settings, result)
     if collect_only:
@@ -382,6 +414,17 @@ def finish_run(config: pytest.Config, gs: GateSession, services: Any, exitstatus
     if settings.gate_mode and failed and status == pytest.ExitCode.OK:
         status = pytest.ExitCode.TESTS_FAILED
     return int(status)
+
+
+BASELINE_STATUSES = ("not_requested", "written", "refused", "failed")
+
+
+def baseline_info(path: Any, loaded: bool, status: str, message: str = "", *,
+                  updated: bool = False) -> dict[str, Any]:
+    """The report's ``baseline`` object: the same keys on every run (docs/reports.md)."""
+    assert status in BASELINE_STATUSES, status
+    return {"path": str(path), "loaded": loaded, "updated": updated, "status": status,
+            "message": message}
 
 
 def write_reports(settings: Settings, result: RunResult) -> None:

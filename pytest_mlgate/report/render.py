@@ -19,14 +19,14 @@ METRIC_HEADERS = ("test", "metric", "value", "interval", "threshold", "baseline"
 
 def _verdict_word(v: str | None) -> str:
     return {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "improved": "IMPROVED",
-            "not_compared": "NOT COMPARED", "empty": "-", "none": "-"}.get(v or "none", str(v).upper())
+            "not_compared": "NOT COMPARED", "not_run": "NOT RUN", "empty": "-", "none": "-"}.get(v or "none", str(v).upper())
 
 
 def gate_rows(report: Mapping[str, Any]) -> list[list[str]]:
     rows = []
     for gate, g in report["gates"].items():
         verdict = _verdict_word(g["verdict"])
-        if g["verdict"] == "fail" and g.get("reason") and not (g["failed"] or g["errored"]):
+        if g["verdict"] in ("fail", "not_run") and g.get("reason") and not (g["failed"] or g["errored"]):
             verdict += f" ({g['reason']})"
         name = gate + ("" if g["required"] else " (optional)")
         rows.append([name, str(g["passed"]), str(g["failed"]), str(g["errored"]), str(g["skipped"]), verdict])
@@ -85,6 +85,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
     run = report["run"]
     lines = []
     verdict = "PASSED" if report["verdict"] == "pass" else "FAILED"
+    not_run = [g for g, v in report["gates"].items() if v.get("verdict") == "not_run"]
+    if not_run:
+        verdict += f" (not run: {', '.join(not_run)})"
     status = "complete" if run["complete"] else "INCOMPLETE"
     lines.append(f"mlgate: gates {verdict}; run {status}; seed {run['seed']}")
     for r in run.get("incomplete_reasons", []):

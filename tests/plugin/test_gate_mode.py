@@ -197,3 +197,128 @@ def test_flaky():
     (test,) = load_report(pytester.path / "r.json")["tests"]
     assert test["outcome"] == "passed"
     assert load_report(pytester.path / "r.json")["gates"]["unit"]["verdict"] == "pass"
+
+
+# -- partial runs: part of the suite in gate mode ------------------------------------------------
+
+TWO_FILES = {
+    "test_model": '''
+import pytest
+
+@pytest.mark.unit
+def test_unit():
+    assert 1 + 1 == 2
+
+@pytest.mark.integration
+def test_integration(mlgate):
+    mlgate.record("rows_out", 150)
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_quality(mlgate):
+    mlgate.record("accuracy", 0.95)
+''',
+    "test_speed": '''
+import pytest
+
+@pytest.mark.performance(latency_p95_ms="<= 50")
+def test_latency(mlgate):
+    mlgate.record("latency_p95_ms", 12.5)
+''',
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "ran", "not_run"),
+    [
+        # docs/gate-mode.md: "pytest --mlgate -k quality" while you work
+        (["-k", "quality"], "validation", ["unit", "integration", "performance"]),
+        # docs/performance.md: "pytest --mlgate -m performance", and with --dist loadgroup
+        (["-m", "performance"], "performance", ["unit", "integration", "validation"]),
+        (["-m", "performance", "--dist", "loadgroup"], "performance", ["unit", "integration", "validation"]),
+        # a path, and a node id
+        (["test_speed.py"], "performance", ["unit", "integration", "validation"]),
+        (["test_model.py::test_quality"], "validation", ["unit", "integration", "performance"]),
+    ],
+)
+def test_a_partial_run_reports_unselected_gates_as_not_run_and_exits_zero(
+        pytester: pytest.Pytester, run, mode: str, args: list[str], ran: str, not_run: list[str]) -> None:
+    if "--dist" in args and mode != "xdist":
+        pytest.skip("--dist needs -n")
+    pytester.makepyfile(**TWO_FILES)
+    result = run("--mlgate", "--mlgate-report", "r.json", *args)
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines_random(
+        [f"{ran}*1*0*0*0*PASS*"] + [f"{g} *0*0*0*0*NOT RUN*" for g in not_run]
+        + ["mlgate: gates PASSED (not run: *); run INCOMPLETE; seed *",
+           "*incomplete: required gate(s) not run: *"])
+    report = load_report(pytester.path / "r.json")
+    assert report["verdict"] == "pass"
+    assert report["failures"] == []
+    assert report["run"]["complete"] is False
+    assert {g: v["verdict"] for g, v in report["gates"].items()} == {
+        **{g: "not_run" for g in not_run}, ran: "pass"}
+    assert report["run"]["exit_status"] == 0
+
+
+def test_a_failing_test_fails_a_partial_run(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(**TWO_FILES)
+    (pytester.path / "test_speed.py").write_text(
+        TWO_FILES["test_speed"].replace("12.5", "80.0"))
+    result = run("--mlgate", "-m", "performance")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines_random(["performance*0*1*0*0*FAIL*", "mlgate: gates FAILED*"])
+
+
+def test_selection_excuses_only_the_gates_whose_tests_it_left_out(pytester: pytest.Pytester, run) -> None:
+    # -k leaves integration out; performance was selected but skipped, and the suite has no
+    # validation test at all: neither of those is the selection's doing, so both still fail.
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.unit
+def test_unit_quick():
+    pass
+
+@pytest.mark.integration
+def test_integration_slow():
+    pass
+
+@pytest.mark.performance
+def test_quick_latency():
+    pytest.skip("no GPU")
+''')
+    result = run("--mlgate", "--mlgate-report", "r.json", "-k", "quick")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    gates = load_report(pytester.path / "r.json")["gates"]
+    assert {g: v["verdict"] for g, v in gates.items()} == {
+        "unit": "pass", "integration": "not_run", "performance": "fail", "validation": "fail"}
+
+
+def test_a_partial_run_never_updates_the_baseline_nor_delivers(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(**TWO_FILES)
+    pytester.makepyfile(conftest='''
+import pytest
+from sklearn.dummy import DummyClassifier
+
+@pytest.fixture(autouse=True, scope="session")
+def candidate(mlgate_session):
+    mlgate_session.candidate(DummyClassifier().fit([[0], [1]], [0, 1]), name="dummy")
+''')
+    result = run("--mlgate", "--mlgate-update-baseline", "--mlgate-deliver", "--mlgate-report", "r.json",
+                 "-k", "quality")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines_random(["*baseline: not updated: the run was incomplete*",
+                                        "*delivery: nothing delivered: the run was incomplete*"])
+    assert not (pytester.path / ".mlgate" / "baseline.json").exists()
+    assert not (pytester.path / ".mlgate" / "registry").exists()
+    report = load_report(pytester.path / "r.json")
+    assert report["baseline"]["status"] == "refused"
+    assert report["delivery"]["status"] == "skipped"
+
+
+def test_a_complete_run_still_requires_every_gate(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_model=TWO_FILES["test_model"])
+    result = run("--mlgate")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines_random(["performance*FAIL (required gate, but no test ran)*",
+                                        "mlgate: gates FAILED; run complete*"])

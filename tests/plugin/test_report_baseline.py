@@ -1,0 +1,80 @@
+"""The JSON report's ``baseline`` object has one shape on every kind of run (docs/reports.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import ALL_GATES, load_report
+
+KEYS = {"path", "loaded", "updated", "status", "message"}
+
+CANDIDATE = '''
+import pytest
+from sklearn.dummy import DummyClassifier
+
+@pytest.fixture(autouse=True, scope="session")
+def candidate(mlgate_session):
+    mlgate_session.candidate(DummyClassifier().fit([[0], [1]], [0, 1]), name="dummy")
+'''
+
+
+def _baseline(pytester: pytest.Pytester) -> dict[str, object]:
+    b = load_report(pytester.path / "r.json")["baseline"]
+    assert set(b) == KEYS, b
+    assert isinstance(b["loaded"], bool) and isinstance(b["updated"], bool)
+    assert isinstance(b["message"], str)
+    return b
+
+
+def test_the_baseline_object_has_every_key_on_every_kind_of_run(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES)
+    report = ("--mlgate-report", "r.json")
+
+    run(*report)  # no gate mode: a report all the same
+    assert _baseline(pytester) | {"path": ""} == {
+        "path": "", "loaded": False, "updated": False, "status": "not_requested", "message": ""}
+
+    assert run("--mlgate", *report).ret == 0  # gate mode, no baseline yet
+    b = _baseline(pytester)
+    assert (b["loaded"], b["updated"], b["status"]) == (False, False, "not_requested")
+    assert b["path"].endswith("baseline.json")
+
+    assert run("--mlgate", "--mlgate-update-baseline", *report).ret == 0  # written
+    b = _baseline(pytester)
+    assert (b["loaded"], b["updated"], b["status"]) == (False, True, "written")
+    assert "wrote" in b["message"]
+
+    assert run("--mlgate", *report).ret == 0  # loaded and compared
+    b = _baseline(pytester)
+    assert (b["loaded"], b["updated"], b["status"]) == (True, False, "not_requested")
+
+    run("--mlgate", "--mlgate-update-baseline", "-k", "unit", *report)  # refused: partial
+    b = _baseline(pytester)
+    assert (b["loaded"], b["updated"], b["status"]) == (True, False, "refused")
+    assert "incomplete" in b["message"]
+
+    run("--mlgate", "--collect-only", *report)
+    assert _baseline(pytester)["status"] == "not_requested"
+
+
+def test_the_baseline_object_when_writing_fails_or_delivery_fails(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES)
+    (pytester.path / "blocker").write_text("a file where a directory should be")
+    result = run("--mlgate", "--mlgate-update-baseline", "--mlgate-baseline", "blocker/b.json",
+                 "--mlgate-report", "r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    b = _baseline(pytester)
+    assert (b["loaded"], b["updated"], b["status"]) == (False, False, "failed")
+
+    # --mlgate-deliver with no candidate: delivery fails, so the baseline is refused.
+    result = run("--mlgate", "--mlgate-deliver", "--mlgate-update-baseline", "--mlgate-report", "r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    b = _baseline(pytester)
+    assert (b["updated"], b["status"]) == (False, "refused")
+    assert "delivery" in b["message"]
+
+    pytester.makeconftest(CANDIDATE)
+    result = run("--mlgate", "--mlgate-deliver", "--mlgate-update-baseline", "--mlgate-report", "r.json")
+    assert result.ret == 0, result.stdout.str()
+    b = _baseline(pytester)
+    assert (b["updated"], b["status"]) == (True, "written")
