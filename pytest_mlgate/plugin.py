@@ -70,7 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                 metavar="N" if opt.kind == "int" else "PATH",
                                 help=f"{opt.help} (ini: {opt.ini})")
         default = list(opt.default) if opt.kind == "lines" else None
-        parser.addini(opt.ini, f"{opt.help} (default: {opt.default!r})", type=opt.ini_type, default=default)
+        parser.addini(opt.ini, f"{opt.help} (default: {opt.default_text})", type=opt.ini_type, default=default)
 
 
 def _worker_input(config: pytest.Config) -> dict[str, Any] | None:

@@ -18,10 +18,19 @@ from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.markers import GATES, GatePath, parse_gate_paths
 
 
+# The benchmark's defaults: warm-up calls, minimum timed rounds, seconds of timed rounds.
+# perf.options.BenchmarkOptions takes its defaults from here, where every ini default lives:
+# this module is imported on every pytest run, the perf package (numpy) is not.
+BENCHMARK_WARMUP = 2
+BENCHMARK_MIN_ROUNDS = 20
+BENCHMARK_MAX_TIME_S = 1.0
+
+
 # NamedTuples, not dataclasses: this module is imported on every pytest run, and creating a
 # frozen dataclass of Settings' size costs a few milliseconds.
 class Option(NamedTuple):
-    """A setting: its ini key, its command-line flag (if any) and its help text."""
+    """A setting: its ini key, its command-line flag (if any) and its help text. ``shown`` is
+    what ``--help`` says the default is when ``default`` is None (not set)."""
 
     ini: str
     flag: str | None
@@ -29,11 +38,26 @@ class Option(NamedTuple):
     default: Any
     help: str
     choices: tuple[str, ...] = ()
+    shown: str = "none"
 
     @property
     def ini_type(self) -> Literal["linelist", "string"]:
         return "linelist" if self.kind == "lines" else "string"
 
+    @property
+    def default_text(self) -> str:
+        """The default as one would write it in the ini file."""
+        d = self.default
+        if d is None:
+            return self.shown
+        if isinstance(d, bool):
+            return "true" if d else "false"
+        if isinstance(d, (list, tuple)):
+            return " ".join(map(str, d)) or "none"
+        return str(d)
+
+
+_DRIFT_DEFAULT = "see docs/drift.md"
 
 OPTIONS: tuple[Option, ...] = (
     Option("mlgate", "--mlgate", "bool", False, "gate mode: evaluate every gate and fail the run when one fails"),
@@ -45,10 +69,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_registry", "--mlgate-registry", "path", ".mlgate/registry", "local model registry directory"),
     Option("mlgate_deliver", "--mlgate-deliver", "bool", False,
            "package, publish and deploy the candidate model when every gate passed on a complete run"),
-    Option("mlgate_seed", "--mlgate-seed", "int", None, "session seed; a random one is chosen when absent"),
+    Option("mlgate_seed", "--mlgate-seed", "int", None, "session seed; a random one is chosen when absent",
+           shown="random"),
     Option("mlgate_gate_paths", None, "lines", [], "assign gates by path: GATE:PATH per line, e.g. unit:tests/unit"),
     Option("mlgate_required_gates", None, "lines", list(GATES),
-           "gates that must have at least one test that ran (default: all four)"),
+           "gates that must have at least one test that ran"),
     Option("mlgate_level", None, "float", 0.95, "confidence level of metric intervals"),
     Option("mlgate_alpha", None, "float", 0.05, "significance level of regression verdicts"),
     Option("mlgate_margin", None, "float", 0.0, "non-inferiority margin for regressions against the baseline"),
@@ -60,17 +85,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_min_slice_size", None, "int", 30, "slices with fewer rows are skipped"),
     Option("mlgate_bootstrap", None, "int", 1000, "bootstrap resamples for metrics without an analytic interval"),
     Option("mlgate_perf_tolerance", None, "float", 0.10, "relative tolerance for performance regressions"),
-    Option("mlgate_benchmark_warmup", None, "int", None, "warm-up calls before timing"),
-    Option("mlgate_benchmark_min_rounds", None, "int", None, "minimum timed rounds"),
-    Option("mlgate_benchmark_max_time", None, "float", None, "time budget in seconds that calibrates rounds"),
+    Option("mlgate_benchmark_warmup", None, "int", BENCHMARK_WARMUP, "warm-up calls before timing"),
+    Option("mlgate_benchmark_min_rounds", None, "int", BENCHMARK_MIN_ROUNDS, "minimum timed rounds"),
+    Option("mlgate_benchmark_max_time", None, "float", BENCHMARK_MAX_TIME_S,
+           "time budget in seconds that calibrates rounds"),
     Option("mlgate_benchmark_threads", None, "str", "1", "BLAS/OpenMP threads while timing (a number, or 'none' to leave them)"),
     Option("mlgate_allow_pickle", None, "bool", False, "allow joblib/pickle serialization of candidates"),
     Option("mlgate_deploy", None, "lines", [], "deploy commands, one per line (JSON argv list or shell-like words; no shell)"),
     Option("mlgate_deploy_timeout", None, "float", 600.0, "seconds a deploy command may run"),
     Option("mlgate_aliases", None, "lines", [], "registry aliases to move to a delivered version (besides latest)"),
-    Option("mlgate_drift_alpha", None, "float", None, "significance level of drift tests"),
-    Option("mlgate_drift_numeric_threshold", None, "float", None, "effect-size threshold for numeric drift"),
-    Option("mlgate_drift_categorical_threshold", None, "float", None, "effect-size threshold for categorical drift"),
+    # None: check_drift's own defaults apply (docs/drift.md), kept with the drift statistics.
+    Option("mlgate_drift_alpha", None, "float", None, "significance level of drift tests",
+           shown=_DRIFT_DEFAULT),
+    Option("mlgate_drift_numeric_threshold", None, "float", None, "effect-size threshold for numeric drift",
+           shown=_DRIFT_DEFAULT),
+    Option("mlgate_drift_categorical_threshold", None, "float", None, "effect-size threshold for categorical drift",
+           shown=_DRIFT_DEFAULT),
 )
 
 
@@ -100,9 +130,9 @@ class Settings(NamedTuple):
     min_slice_size: int
     bootstrap: int
     perf_tolerance: float
-    benchmark_warmup: int | None
-    benchmark_min_rounds: int | None
-    benchmark_max_time: float | None
+    benchmark_warmup: int
+    benchmark_min_rounds: int
+    benchmark_max_time: float
     benchmark_threads: int | None
     allow_pickle: bool
     deploy: tuple[str, ...]

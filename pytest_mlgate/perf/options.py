@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from pytest_mlgate.errors import BenchmarkError
+from pytest_mlgate.settings import BENCHMARK_MAX_TIME_S, BENCHMARK_MIN_ROUNDS, BENCHMARK_WARMUP
 
 # The fields of BenchmarkOptions. A caller that mixes options and the timed function's keywords
 # in one call (as ``mlgate.benchmark`` does) can split them with this set; a function that needs
@@ -79,9 +80,9 @@ class BenchmarkOptions:
       passes after timing so tracing overhead is not charged to the timings.
     """
 
-    warmup: int = 2
-    min_rounds: int = 20
-    max_time: float = 1.0
+    warmup: int = BENCHMARK_WARMUP
+    min_rounds: int = BENCHMARK_MIN_ROUNDS
+    max_time: float = BENCHMARK_MAX_TIME_S
     min_round_time: float = 20e-6
     disable_gc: bool = True
     threads: int | None = 1

@@ -47,3 +47,62 @@ def test_corrupt_baseline_is_a_usage_error(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*baseline.json*"])
     assert (pytester.path / ".mlgate" / "baseline.json").read_text() == "{not json"
+
+
+def _ini_help(pytester: pytest.Pytester) -> dict[str, str]:
+    """The ini keys of ``pytest --help`` with their (unwrapped) help texts."""
+    import re
+
+    out = pytester.runpytest_subprocess("--help", "-p", "no:hypothesispytest").stdout.str()
+    section = out[out.index("[pytest] configuration options"):]
+    entries: dict[str, str] = {}
+    key = None
+    for line in section.splitlines():
+        m = re.match(r"^  (mlgate\w*) \((?:string|linelist|bool|args|paths)\):\s*(.*)$", line)
+        if m:
+            key = m.group(1)
+            entries[key] = m.group(2).strip()
+        elif key is not None and line.startswith(" " * 10):
+            entries[key] += " " + line.strip()
+        else:
+            key = None
+    return entries
+
+
+def test_help_shows_each_ini_default_once_and_never_none(pytester: pytest.Pytester) -> None:
+    from pytest_mlgate.perf import BenchmarkOptions
+    from pytest_mlgate.settings import OPTIONS
+
+    entries = _ini_help(pytester)
+    assert set(entries) == {o.ini for o in OPTIONS}
+    for key, text in entries.items():
+        assert text.count("(default:") == 1, (key, text)
+        assert "(default: None)" not in text, (key, text)
+    # The benchmark's own defaults, as BenchmarkOptions applies them.
+    defaults = BenchmarkOptions()
+    assert entries["mlgate_benchmark_warmup"].endswith(f"(default: {defaults.warmup})")
+    assert entries["mlgate_benchmark_min_rounds"].endswith(f"(default: {defaults.min_rounds})")
+    assert entries["mlgate_benchmark_max_time"].endswith(f"(default: {defaults.max_time})")
+    assert entries["mlgate_required_gates"].endswith(
+        "(default: unit integration performance validation)")
+
+
+def test_configuration_page_lists_the_defaults_help_shows(pytester: pytest.Pytester) -> None:
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    documented = {}
+    for row in re.findall(r"^\|(.+)\|\s*$", page, re.MULTILINE):
+        cells = [c.strip() for c in row.split("|")]
+        keys = [c for c in cells if re.fullmatch(r"`mlgate\w*`", c)]
+        if keys:
+            documented[keys[0].strip("`")] = cells[cells.index(keys[0]) + 1].replace("`", "")
+    entries = _ini_help(pytester)
+    assert set(documented) == set(entries)
+    for key, doc in documented.items():
+        shown = re.search(r"\(default: (.*)\)$", entries[key]).group(1)  # type: ignore[union-attr]
+        try:
+            assert float(doc) == float(shown), key
+        except ValueError:
+            assert doc == shown or (doc.startswith("see") and shown.startswith("see")), (key, doc, shown)
