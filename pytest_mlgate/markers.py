@@ -50,8 +50,13 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# The operator is whatever precedes the number: anything not a digit, sign, dot or space.
-_THRESHOLD_RE = re.compile(r"^\s*(?P<op>[^\w\s.+-]*)\s*(?P<num>.*?)\s*$")
+# The one rule for a threshold string (docs/markers.md): an optional operator and a decimal
+# number, with spaces or tabs allowed before, between and after; nothing else. Matched in two
+# steps so that a near-miss gets a message about its own part: the operator is whatever precedes
+# the number (anything not a letter, digit, sign, dot or whitespace), then each part is checked.
+_BLANKS = " \t"
+_SPLIT_RE = re.compile(r"(?P<op>[^\w\s.+-]*)[ \t]*(?P<num>.*)", re.DOTALL)
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 # These records are NamedTuples rather than dataclasses: pytest imports this module on every run,
@@ -118,38 +123,60 @@ def parse_threshold(test: str, metric: str, raw: Any) -> Threshold:
             f"{metric}=\">= 0.9\" or a bare number"
         )
     if isinstance(raw, (int, float)):
-        op, number = None, float(raw)
+        op, number = None, _to_float(where, raw)
     else:
-        m = _THRESHOLD_RE.match(raw)
-        if m is None or not m.group("num"):
-            raise MarkerError(
-                f"{where} has no number; write it as \"<op> <number>\" with op one of >=, >, <=, <"
-            )
-        op = m.group("op") or None
-        try:
-            number = float(m.group("num"))
-        except ValueError:
-            raise MarkerError(
-                f"{where}: {m.group('num')!r} is not a number; write it as \"<op> <number>\", "
-                f"for example {metric}=\">= 0.9\""
-            ) from None
-        if op is not None and op not in OPS:
-            raise MarkerError(
-                f"{where}: unknown operator {op!r}; use one of >=, >, <=, <"
-            )
+        op, number = _parse_text(where, metric, raw)
     if not math.isfinite(number):
         raise MarkerError(f"{where}: the threshold must be a finite number")
     if op is None:
-        from pytest_mlgate.stats.registry import direction_of  # only for a bare number
+        from pytest_mlgate.stats.registry import closest_names, direction_of  # a bare number only
 
         direction = direction_of(metric)
         if direction is None:
+            close = closest_names(metric, n=1)
+            hint = f"did you mean {close[0]!r}? For a metric of your own, " if close else ""
             raise MarkerError(
                 f"{where}: a bare number needs a metric whose direction is known, and {metric!r} is "
-                f"not one; write {metric}=\">= {number:g}\" or {metric}=\"<= {number:g}\""
+                f"not one; {hint}write {metric}=\">= {number:g}\" or {metric}=\"<= {number:g}\""
             )
         op = ">=" if direction == "higher" else "<="
     return Threshold(metric=metric, op=op, value=number)
+
+
+def _to_float(where: str, raw: float) -> float:
+    try:
+        return float(raw)
+    except OverflowError:  # an int such as 10**400
+        raise MarkerError(f"{where}: the threshold must be a finite number; this one is too "
+                          f"large for a float") from None
+
+
+def _parse_text(where: str, metric: str, raw: str) -> tuple[str | None, float]:
+    """``(operator or None, number)`` of a threshold string, by the one rule above."""
+    example = f"for example {metric}=\">= 0.9\""
+    odd = sorted({c for c in raw if not (c.isascii() and c.isprintable()) and c != "\t"})
+    if odd:
+        names = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in odd)
+        raise MarkerError(
+            f"{where} contains {names}; write \"<op> <number>\" with op one of >=, >, <=, < and "
+            f"plain spaces, {example}"
+        )
+    m = _SPLIT_RE.fullmatch(raw.strip(_BLANKS))
+    assert m is not None  # the pattern matches any string
+    op = m.group("op") or None
+    text = m.group("num")
+    if op is not None and op not in OPS:
+        raise MarkerError(f"{where}: unknown operator {op!r}; use one of >=, >, <=, <")
+    if not text:
+        raise MarkerError(
+            f"{where} has no number; write it as \"<op> <number>\" with op one of >=, >, <=, <"
+        )
+    if not _NUMBER_RE.fullmatch(text):
+        raise MarkerError(
+            f"{where}: {text!r} is not a number; write it as \"<op> <number>\" with a decimal "
+            f"number (0.9, .9, 1e-3), {example}"
+        )
+    return op, float(text)
 
 
 def _number_map(test: str, gate: str, keyword: str, raw: Any, *, allow_scalar: bool) -> dict[str, float]:
@@ -167,12 +194,19 @@ def _number_map(test: str, gate: str, keyword: str, raw: Any, *, allow_scalar: b
     for name, value in items:
         if not isinstance(name, str):
             raise MarkerError(f"{where}: metric names must be strings, got {name!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value < 0:
             raise MarkerError(
                 f"{where}: {keyword} for {name!r} must be a finite number >= 0, got {value!r}"
             )
         out[name] = float(value)
     return out
+
+
+def _finite(x: float) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def spec_from_marker(test: str, gate: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> GateSpec:
@@ -217,6 +251,27 @@ def spec_from_marker(test: str, gate: str, args: Sequence[Any], kwargs: Mapping[
                 f"{test}: unknown keyword {name}={raw!r} on @pytest.mark.{gate}; {fix}"
             )
     return GateSpec(gate=gate, thresholds=tuple(thresholds), margins=margins, tolerances=tolerances, key=key)
+
+
+def merge_specs(specs: Sequence[GateSpec]) -> GateSpec:
+    """One gate's markers on a test and its collectors (function, class, module), nearest
+    first, as one spec: every threshold, margin and tolerance applies, and where two name the
+    same metric the nearest wins (docs/markers.md)."""
+    if len(specs) == 1:
+        return specs[0]
+    thresholds: dict[str, Threshold] = {}
+    margins: dict[str, float] = {}
+    tolerances: dict[str, float] = {}
+    for spec in specs:
+        for t in spec.thresholds:
+            thresholds.setdefault(t.metric, t)
+        for name, value in spec.margins.items():
+            margins.setdefault(name, value)
+        for name, value in spec.tolerances.items():
+            tolerances.setdefault(name, value)
+    key = next((spec.key for spec in specs if spec.key is not None), None)
+    return GateSpec(gate=specs[0].gate, thresholds=tuple(thresholds.values()), margins=margins,
+                    tolerances=tolerances, key=key, source=specs[0].source)
 
 
 class GatePath(NamedTuple):

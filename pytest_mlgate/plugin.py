@@ -22,7 +22,14 @@ import pytest
 
 from pytest_mlgate import hookspecs
 from pytest_mlgate.errors import ConfigError, MarkerError, MlgateError
-from pytest_mlgate.markers import GATES, MARKER_HELP, GateSpec, gate_for_path, spec_from_marker
+from pytest_mlgate.markers import (
+    GATES,
+    MARKER_HELP,
+    GateSpec,
+    gate_for_path,
+    merge_specs,
+    spec_from_marker,
+)
 from pytest_mlgate.seeds import test_seed
 from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 
@@ -157,17 +164,17 @@ def _gate_marks(node: Node) -> list[Any]:
 def _spec_for(item: pytest.Item, inherited: list[Any], settings: Settings) -> GateSpec | None:
     """The item's gate spec, validated; MarkerError for a bad marker. ``inherited`` are the gate
     markers of its collectors (module, classes), nearest first."""
-    found: dict[str, Any] = {}
-    for mark in (*_gate_marks(item), *inherited):
-        found.setdefault(mark.name, mark)  # the closest marker of each gate wins, as in iter_markers
+    found: dict[str, list[Any]] = {}
+    for mark in (*_gate_marks(item), *inherited):  # nearest first, as in iter_markers
+        found.setdefault(mark.name, []).append(mark)
     if len(found) > 1:
         raise MarkerError(
             f"{item.nodeid}: a test belongs to one gate, but it is marked {' and '.join(sorted(found))}; "
             f"keep one of the markers"
         )
     if found:
-        (gate, mark), = found.items()
-        spec = spec_from_marker(item.nodeid, gate, mark.args, mark.kwargs)
+        (gate, marks), = found.items()
+        spec = merge_specs([spec_from_marker(item.nodeid, gate, m.args, m.kwargs) for m in marks])
         callspec = getattr(item, "callspec", None)
         if spec.key and callspec is not None:
             # One key on a parametrized test: each parameter set keeps its own baseline entry.
@@ -254,7 +261,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gs = session.config.stash.get(SESSION_KEY, None)
     if gs is not None:
         gs.add_collected(item.nodeid for item in session.items)
-        gs.deselected = dict(session.config.stash[DESELECTED_KEY])
+        deselected: dict[str, int] = session.config.stash[DESELECTED_KEY]
+        gs.deselected = dict(deselected)
 
 
 # -- running ------------------------------------------------------------------------------------

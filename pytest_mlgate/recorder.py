@@ -116,7 +116,13 @@ def check_metric_value(name: Any, value: Any) -> float:
     # Strings, bytes, complex numbers and timedeltas are refused, not silently converted.
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind in ("i", "u", "f") or (kind is None and isinstance(value, numbers.Real)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int or Fraction beyond a float's range, such as 10**400
+            raise MetricValueError(
+                f"metric {name!r}: {type(value).__name__} value is too large for a float "
+                f"(about 1.8e308 at most); record a finite number"
+            ) from None
     else:
         raise MetricValueError(
             f"metric {name!r}: {value!r} ({type(value).__name__}) is not a real number"

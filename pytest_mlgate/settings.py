@@ -17,7 +17,6 @@ from typing import Any, Literal, NamedTuple
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.markers import GATES, GatePath, parse_gate_paths
 
-
 # The benchmark's defaults: warm-up calls, minimum timed rounds, seconds of timed rounds.
 # perf.options.BenchmarkOptions takes its defaults from here, where every ini default lives:
 # this module is imported on every pytest run, the perf package (numpy) is not.

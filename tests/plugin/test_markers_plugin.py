@@ -108,6 +108,10 @@ def test_module_and_class_markers_put_their_tests_in_a_gate(pytester: pytest.Pyt
         ('unit(accuracy=">= 0.9")', "*@pytest.mark.unit takes no arguments*"),
         ('validation(">= 0.9")', "*takes keyword arguments only*"),
         ('validation(accuracy=">= 0.9", key="")', "*key='') must be a non-empty string*"),
+        ("validation(acuracy=0.9)", "*threshold acuracy=0.9: *did you mean 'accuracy'?*"),
+        ("validation(accuracy=10**400)", "*threshold accuracy=1000*: the threshold must be a finite number*"),
+        ('validation(accuracy=">= 0.9", margin=10**400)', "*margin for '*' must be a finite number >= 0*"),
+        ('validation(accuracy=">=\\u00a00.9")', "*contains '\\xa0' (U+00A0)*"),
     ],
 )
 def test_malformed_marker_arguments_fail_collection_with_a_clear_message(
@@ -127,6 +131,53 @@ def test_malformed_marker_arguments_fail_collection_with_a_clear_message(
     result.stdout.fnmatch_lines(["*ERROR collecting*", expected])
     out = result.stdout.str()
     assert "pytest_mlgate" not in out, "no traceback from the plugin's internals"
+    assert "INTERNALERROR" not in out + result.stderr.str()
+
+
+def test_a_recorded_value_too_large_for_a_float_fails_its_test_clearly(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.validation(accuracy=">= 0.9")
+        def test_huge(mlgate):
+            mlgate.record("accuracy", 10**400)
+        """)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*MetricValueError: metric 'accuracy': int value is too large for a float*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_function_marker_adds_to_its_class_marker_of_the_same_gate(pytester: pytest.Pytester, run) -> None:
+    # docs/markers.md: markers of one gate merge; for a metric both name, the nearest wins.
+    pytester.makepyfile("""
+        import pytest
+        pytestmark = pytest.mark.validation(log_loss="<= 0.5")
+
+        @pytest.mark.validation(accuracy=">= 0.9", roc_auc=">= 0.8")
+        class TestModel:
+            @pytest.mark.validation(accuracy=">= 0.95")
+            def test_strict(self, mlgate):
+                mlgate.record("accuracy", 0.93)   # passes the class's 0.9, not the test's 0.95
+                mlgate.record("roc_auc", 0.85)
+                mlgate.record("log_loss", 0.4)
+
+            @pytest.mark.validation(f1=">= 0.5")
+            def test_adds(self, mlgate):
+                mlgate.record("accuracy", 0.92)
+                mlgate.record("roc_auc", 0.7)     # fails the class's threshold
+                mlgate.record("f1", 0.6)
+                mlgate.record("log_loss", 0.4)
+        """)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-report", "r.json")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(["*accuracy 0.93 >= 0.95: threshold not met*",
+                                        "*roc_auc 0.7 >= 0.8: threshold not met*"])
+    thresholds = {t["nodeid"].rsplit("::", 1)[-1]: {m["name"]: m["threshold"]["text"] for m in t["metrics"]}
+                  for t in load_report(pytester.path / "r.json")["tests"]}
+    assert thresholds == {
+        "test_strict": {"accuracy": ">= 0.95", "roc_auc": ">= 0.8", "log_loss": "<= 0.5"},
+        "test_adds": {"accuracy": ">= 0.9", "roc_auc": ">= 0.8", "f1": ">= 0.5", "log_loss": "<= 0.5"},
+    }
 
 
 def test_bare_number_uses_the_known_direction(pytester: pytest.Pytester, run) -> None:
