@@ -61,6 +61,24 @@ def _umask() -> int:
     return current
 
 
+def output_file_problem(path: str | os.PathLike[str], *, make_parents: bool) -> str | None:
+    """Why ``path`` cannot be written as a file, or None: it is a directory, a parent is a
+    file, or (unless ``make_parents``, which lets the writer make them) its directory is
+    missing. Checked before work whose result would then be lost."""
+    target = Path(path)
+    if target.is_dir():
+        return f"{target} is a directory; give a file path in it, such as {target / 'out.json'}"
+    parent = target.parent
+    ancestor = parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        return f"{ancestor} is not a directory, so {target} cannot be written"
+    if not make_parents and not parent.is_dir():
+        return f"the directory {parent} does not exist; create it first (mkdir -p {parent})"
+    return None
+
+
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     with atomic_open(path, "wb") as fh:
         fh.write(data)

@@ -4,6 +4,8 @@ them into one argument parser and turns user mistakes into a message and exit st
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -38,6 +40,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit status. Output into a pipe whose reader went away
+    (``mlgate ... | head``) ends the command quietly, as it does a Unix tool: status 141
+    (128 + SIGPIPE), nothing on stderr."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # Output still buffered must meet a closed pipe here, not at interpreter exit.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return 128 + int(getattr(signal, "SIGPIPE", 13))
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the flush at interpreter exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout is no file (replaced in-process)
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.errors import DriftError, MlgateError
+from pytest_mlgate.errors import ConfigError, DriftError, MlgateError
 
 PROFILE_FILE = "profile.json"
 
@@ -106,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     """Run ``mlgate drift``; returns the exit status."""
     from pytest_mlgate.stats.drift import check_drift
 
+    if args.json_out:
+        from pytest_mlgate.atomic import output_file_problem
+
+        problem = output_file_problem(args.json_out, make_parents=False)
+        if problem:
+            raise ConfigError(f"--json {args.json_out}: {problem}")
     prof = load_profile(args.reference, args.registry)
     current = read_table(args.data)
     kwargs: dict[str, Any] = {}

@@ -198,8 +198,10 @@ def resolve(
     ``getini(key)`` the ini value (pytest returns the declared default of a line list when unset,
     an empty string for an unset string)."""
     values: dict[str, Any] = {}
+    from_cli: dict[str, bool] = {}  # ini key -> whether the value came from its flag
     for opt in OPTIONS:
         cli = getoption(option_dest(opt)) if opt.flag else None
+        from_cli[opt.ini] = cli is not None
         if cli is not None:
             values[opt.ini] = _convert(opt, cli, True, rootdir)
             continue
@@ -209,7 +211,7 @@ def resolve(
         elif raw is None or (isinstance(raw, str) and raw.strip() == ""):
             raw = opt.default
         values[opt.ini] = _convert(opt, raw, False, rootdir)
-    return _validate(values)
+    return _validate(values, from_cli)
 
 
 def _check_range(key: str, value: float | None, low: float, high: float, *, closed: bool = False) -> None:
@@ -221,7 +223,26 @@ def _check_range(key: str, value: float | None, low: float, high: float, *, clos
         raise ConfigError(f"ini {key} = {value!r} must lie in {bounds}")
 
 
-def _validate(v: dict[str, Any]) -> Settings:
+def _check_paths(settings: Settings, from_cli: dict[str, bool]) -> None:
+    """Paths the run will write, checked before any test runs (not after the suite): a file
+    path that is a directory, or under a file, is refused. Missing directories are made when
+    the file is written, as pytest's own --junitxml does."""
+    from pytest_mlgate.atomic import output_file_problem
+
+    by_ini = {opt.ini: opt for opt in OPTIONS}
+    for key, path in (("mlgate_report", settings.report), ("mlgate_markdown", settings.markdown),
+                      ("mlgate_baseline", settings.baseline)):
+        problem = None if path is None else output_file_problem(path, make_parents=True)
+        if problem:
+            raise ConfigError(f"{_name(by_ini[key], from_cli[key])} = {path}: {problem}")
+    registry = settings.registry
+    if registry.exists() and not registry.is_dir():
+        raise ConfigError(f"{_name(by_ini['mlgate_registry'], from_cli['mlgate_registry'])} = "
+                          f"{registry}: {registry} is a file, not a directory; give the registry's "
+                          "directory")
+
+
+def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:
     try:
         gate_paths = parse_gate_paths(v["mlgate_gate_paths"])
     except ValueError as exc:
@@ -277,6 +298,7 @@ def _validate(v: dict[str, Any]) -> Settings:
         aliases=tuple(v["mlgate_aliases"]),
     )
     settings = Settings(**fields)
+    _check_paths(settings, from_cli)
     if (settings.update_baseline or settings.deliver) and not settings.gate_mode:
         flag = "--mlgate-update-baseline" if settings.update_baseline else "--mlgate-deliver"
         raise ConfigError(f"{flag} needs gate mode: add --mlgate (or ini mlgate = true)")

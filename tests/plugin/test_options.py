@@ -106,3 +106,32 @@ def test_configuration_page_lists_the_defaults_help_shows(pytester: pytest.Pytes
             assert float(doc) == float(shown), key
         except ValueError:
             assert doc == shown or (doc.startswith("see") and shown.startswith("see")), (key, doc, shown)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--mlgate-report", "adir"], "*--mlgate-report = *adir is a directory; give a file path in it*"),
+        (["--mlgate-markdown", "afile/summary.md"], "*--mlgate-markdown = *afile is not a directory*"),
+        (["--mlgate-baseline", "adir"], "*--mlgate-baseline = *adir is a directory*"),
+        (["-o", "mlgate_report=adir"], "*ini mlgate_report = *adir is a directory*"),
+        (["--mlgate-registry=afile"], "*--mlgate-registry = *afile is a file, not a directory*"),
+    ],
+)
+def test_an_unusable_output_path_is_a_usage_error_at_start(
+        pytester: pytest.Pytester, args: list[str], expected: str) -> None:
+    (pytester.path / "adir").mkdir()
+    (pytester.path / "afile").write_text("")
+    pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_a(): pass\n")
+    result = pytester.runpytest_subprocess("--mlgate", *args, "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+    assert "passed" not in result.stdout.str(), "refused before any test ran"
+
+
+def test_report_directories_are_made_as_for_junitxml(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_a(): pass\n")
+    result = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=unit",
+                                           "--mlgate-report", "reports/ci/r.json", "-p", "no:hypothesispytest")
+    assert result.ret == 0, result.stdout.str()
+    assert (pytester.path / "reports" / "ci" / "r.json").is_file()
