@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import inspect
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -269,6 +270,35 @@ def _check_fn(fn: object) -> None:
         )
 
 
+def _consuming(fn: Callable[..., Any]) -> Callable[..., None]:
+    """``fn`` whose returned generator (or other iterator) is run to its end in every call."""
+
+    def consumed(*args: Any, **kwargs: Any) -> None:
+        __tracebackhide__ = True
+        deque(fn(*args, **kwargs), maxlen=0)
+
+    return consumed
+
+
+def _first_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any],
+                info: dict[str, Any]) -> Callable[..., Any]:
+    """Make the first (untimed) call and return what to time: ``fn`` itself, or ``fn`` with its
+    result consumed when that is a generator or another iterator, whose work only happens as it
+    is iterated (timing the call alone would time creating it)."""
+    __tracebackhide__ = True
+    if inspect.isgeneratorfunction(fn):
+        info["consumed"] = "generator function"
+        target = _consuming(fn)
+        target(*args, **kwargs)
+        return target
+    first = fn(*args, **kwargs)
+    if isinstance(first, Iterator):
+        info["consumed"] = "returned iterator"
+        deque(first, maxlen=0)
+        return _consuming(fn)
+    return fn
+
+
 def run_benchmark(
     fn: Callable[..., Any],
     args: tuple[Any, ...] = (),
@@ -290,11 +320,11 @@ def run_benchmark(
     kwargs = dict(kwargs or {})
     args = tuple(args)
     rows_per_call = _rows_per_call(args, options)
-    loop = make_round_timer(fn, args, kwargs)
+    target = fn
 
     def call_once() -> Any:
         __tracebackhide__ = True
-        return fn(*args, **kwargs)
+        return target(*args, **kwargs)
 
     import tracemalloc
 
@@ -306,8 +336,12 @@ def run_benchmark(
     started = time.perf_counter()
     with _thread_limits(options.threads):
         with _gc_off(options.disable_gc):
-            for _ in range(options.warmup):
+            # The first warm-up call (with warmup=0, one untimed call) shows whether fn's
+            # work is lazy; from then on every call runs it to the end.
+            target = _first_call(fn, args, kwargs, info)
+            for _ in range(options.warmup - 1):
                 call_once()
+            loop = make_round_timer(target, args, kwargs)
             overhead = timer_overhead_ns()
             k = calibrate(loop, options.min_round_time * 1e9)
             timings = time_rounds(
