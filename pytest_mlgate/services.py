@@ -71,7 +71,16 @@ class SessionServices:
         return path
 
     def add_candidate(self, model: Any, *, name: str, example: Any, data: Any, card: Any) -> Any:
+        """Stage the candidate at once in gate mode, so a model that cannot be packaged fails
+        the test that names it. Outside gate mode nothing is delivered: only the name is
+        checked (a mistake in the test's own code, like a bad marker argument) and None
+        returned; the model is not touched."""
         __tracebackhide__ = True
+        if not self.settings.gate_mode:
+            from pytest_mlgate.delivery.artifact import validate_name
+
+            validate_name(name)
+            return None
         from pytest_mlgate.delivery.staging import stage_candidate
 
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

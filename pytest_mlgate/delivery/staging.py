@@ -132,18 +132,36 @@ def _formats(serializer: str | None, allow_pickle: bool) -> list[str]:
 
 
 def _serialize(model: Any, fmts: list[str], notes: list[str]) -> tuple[bytes, str]:
-    first: ArtifactError | None = None
+    errors: list[ArtifactError] = []
     for fmt in fmts:
         try:
             blob = serialize_model(model, fmt)
         except ArtifactError as exc:
-            first = first or exc
+            errors.append(exc)
             continue
-        if first is not None:
-            notes.append(f"serialized with {fmt} because skops refused the model: {first}")
+        if errors:
+            notes.append(f"serialized with {fmt} because skops refused the model: {errors[0]}")
         return blob, fmt
-    assert first is not None
-    raise first
+    if len(errors) == 1:
+        raise errors[0]
+    # Every format was tried (pickle-based ones allowed): say what each one hit, and not to
+    # allow what is allowed already.
+    t = type(model)
+    reasons = "; ".join(f"{fmt} fails with {_reason(exc)}" for fmt, exc in zip(fmts, errors))
+    raise ArtifactError(
+        f"neither {' nor '.join(fmts)} can serialize the model of type {t.__module__}."
+        f"{t.__qualname__}: {reasons}. mlgate_allow_pickle = true is set, so pickle-based "
+        "formats were tried after skops, but pickle cannot store a lambda, a function or class "
+        "defined inside another function, or an open file or connection either. Define such "
+        "functions with def at module level in an importable module of your project (not in "
+        "a test file), and pass the model without open handles."
+    ) from None
+
+
+def _reason(exc: ArtifactError) -> str:
+    cause = exc.__cause__
+    text = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _predict_example(model: Any, example_file: str, example_bytes: bytes) -> dict[str, Any] | None:

@@ -175,7 +175,9 @@ class Model:
 def test_it(mlgate):
     mlgate.candidate(Model(), name="odd")
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest")
+    # In gate mode (outside it a candidate is not serialized: tests/plugin/test_candidates.py).
+    result = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=integration",
+                                           "-p", "no:hypothesispytest")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*ArtifactError*Model*mlgate_allow_pickle*"])
     assert "pytest_mlgate/delivery" not in result.stdout.str()

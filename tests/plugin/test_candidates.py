@@ -1,0 +1,54 @@
+"""Naming a candidate: free outside gate mode, a clear early error in gate mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import load_report
+
+LAMBDA_MODEL = '''
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.linear_model import LogisticRegression
+
+X = [[0.0], [1.0], [2.0], [3.0]]
+y = [0, 0, 1, 1]
+
+@pytest.fixture(scope="session")
+def model(mlgate_session):
+    m = make_pipeline(FunctionTransformer(lambda v: v), LogisticRegression()).fit(X, y)
+    mlgate_session.candidate(m, name="clf", example=X[:2])
+    return m
+
+@pytest.mark.unit
+def test_predicts(model):
+    assert list(model.predict(X)) == y
+'''
+
+
+def test_outside_gate_mode_naming_a_candidate_fails_nothing(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(LAMBDA_MODEL)
+    result = run()
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=1)
+
+
+def test_in_gate_mode_a_model_skops_cannot_serialize_fails_at_once(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(LAMBDA_MODEL)
+    result = run("--mlgate", "-o", "mlgate_required_gates=unit")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ArtifactError: skops cannot serialize the model of type *Pipeline*"])
+
+
+def test_allow_pickle_does_not_ask_for_what_is_set_and_says_what_failed(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(LAMBDA_MODEL)
+    result = run("--mlgate", "-o", "mlgate_required_gates=unit", "-o", "mlgate_allow_pickle=true")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "mlgate_allow_pickle = true` in the ini file" not in out, "it is already set"
+    result.stdout.fnmatch_lines([
+        "*ArtifactError: neither skops nor joblib can serialize the model of type *Pipeline*",
+    ])
+    result.stdout.fnmatch_lines(["*lambda*module level*"])
