@@ -147,7 +147,7 @@ def _serialize(model: Any, fmts: list[str], notes: list[str]) -> tuple[bytes, st
     # Every format was tried (pickle-based ones allowed): say what each one hit, and not to
     # allow what is allowed already.
     t = type(model)
-    reasons = "; ".join(f"{fmt} fails with {_reason(exc)}" for fmt, exc in zip(fmts, errors))
+    reasons = "; ".join(f"{fmt} fails with {_reason(exc)}" for fmt, exc in zip(fmts, errors, strict=True))
     raise ArtifactError(
         f"neither {' nor '.join(fmts)} can serialize the model of type {t.__module__}."
         f"{t.__qualname__}: {reasons}. mlgate_allow_pickle = true is set, so pickle-based "

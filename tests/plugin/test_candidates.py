@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import load_report
-
 LAMBDA_MODEL = '''
 import pytest
 from sklearn.pipeline import make_pipeline
