@@ -31,6 +31,49 @@ def metric_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def trusted_for_load(model_info: Any) -> list[str] | None:
+    """The ``trusted=[...]`` a consumer passes to ``pytest_mlgate.load`` for an artefact's model
+    (its manifest's ``model`` entry): the skops types recorded at staging, or the opt-in token of
+    a pickle-based format. None when the artefact does not record them. Information for the
+    consumer to review: ``load`` never reads it."""
+    if not isinstance(model_info, Mapping):
+        return None
+    fmt = model_info.get("format")
+    if fmt in ("joblib", "pickle"):
+        return [str(fmt)]
+    types = model_info.get("untrusted_types")
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        return None
+    return list(types)
+
+
+def _loading(name: str, model_info: Any) -> list[str]:
+    """The card's "Loading" section: a snippet that loads this model as published."""
+    trusted = trusted_for_load(model_info) or []
+    fmt = model_info.get("format") if isinstance(model_info, Mapping) else None
+    lines = ["## Loading", ""]
+    if fmt in ("joblib", "pickle"):
+        lines += [f"The model is stored with {fmt}, which runs code from the file when it is "
+                  f"loaded: load it only if you trust where it came from, with "
+                  f"`trusted=[{fmt!r}]`.", ""]
+    elif trusted:
+        lines += ["Loading asks you to trust these types beyond skops' defaults (recorded when the "
+                  "model was staged; review them, `load` never trusts anything by itself):", ""]
+        lines += [f"- `{t}`" for t in trusted]
+        lines.append("")
+    else:
+        lines += ["Every type in the model is within skops' trusted defaults: no `trusted=` is "
+                  "needed.", ""]
+    lines += ["```python", "import pytest_mlgate", "", "model = pytest_mlgate.load(",
+              f"    {name + '@latest'!r},  # from the project root, or pass registry=\"PATH\""]
+    if trusted:
+        lines.append("    trusted=[")
+        lines += [f"        {t!r}," for t in trusted]
+        lines.append("    ],")
+    lines += [")  # verifies every file first", "```", ""]
+    return lines
+
+
 def _num(x: Any) -> str:
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         return fmt(x)
@@ -82,7 +125,5 @@ def render_card(*, name: str, manifest_meta: Mapping[str, Any], run: Mapping[str
     elif signature:
         lines += ["## Input signature", "", f"Array of dtype `{signature.get('dtype')}`, "
                   f"shape `{signature.get('shape')}`.", ""]
-    lines += ["## Loading", "", "```python", "import pytest_mlgate",
-              f'model = pytest_mlgate.load("{name}@latest")  # verifies every file first',
-              "```", ""]
+    lines += _loading(name, manifest_meta.get("model"))
     return "\n".join(lines)

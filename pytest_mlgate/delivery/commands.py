@@ -74,6 +74,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  artifact id  {manifest['artifact_id']}")
     print(f"  created      {manifest.get('created', '?')}")
     print(f"  format       {manifest.get('format', '?')}")
+    print(f"  trusted      {_trusted_line(manifest.get('model'))}")
     dirty = " (dirty)" if git.get("dirty") else ""
     print(f"  commit       {git.get('commit') or 'unknown'}{dirty}")
     print(f"  files        {len(manifest['files'])}, "
@@ -92,6 +93,20 @@ def cmd_show(args: argparse.Namespace) -> int:
                      [[k, fmt(m.get("value")), fmt_interval(m.get("low"), m.get("high")),
                        str(m.get("verdict") or "-")] for k, m in metrics.items()]))
     return 0
+
+
+def _trusted_line(model_info: Any) -> str:
+    """What ``load`` will ask the consumer to trust, for them to review (never applied)."""
+    from pytest_mlgate.delivery.card import trusted_for_load
+
+    trusted = trusted_for_load(model_info)
+    if trusted is None:
+        return "not recorded (load() names the types it refuses, if any)"
+    if not trusted:
+        return "none needed (every type is within skops' defaults)"
+    note = ("runs code from the file when loaded" if trusted[0] in ("joblib", "pickle")
+            else "recorded at staging; review before loading, never applied for you")
+    return f"load(..., trusted={trusted!r})  # {note}"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -426,7 +426,9 @@ class LocalRegistry:
             "mlgate_version": __version__,
             "format": staged.format,
             "model": {"file": staged.model_file, "format": staged.format,
-                      "sha256": staged.content_hash},
+                      "sha256": staged.content_hash,
+                      # What loading asks the consumer to trust; `load` never reads it.
+                      "untrusted_types": list(staged.untrusted_types)},
             "example_file": staged.example_file,
             "profile_file": PROFILE_FILE if staged.has_profile else None,
             "git": {"commit": git.get("commit"), "dirty": git.get("dirty"),
@@ -462,12 +464,7 @@ class LocalRegistry:
         from concurrent.futures import ThreadPoolExecutor
 
         from pytest_mlgate.delivery.artifact import hash_file
-        from pytest_mlgate.delivery.serialize import (
-            UntrustedTypesError,
-            decode_example,
-            deserialize_model,
-            same_outputs,
-        )
+        from pytest_mlgate.delivery.serialize import decode_example, deserialize_model, same_outputs
         from pytest_mlgate.delivery.verify import verify_and_read
 
         model_path = work / staged.model_file
@@ -478,10 +475,9 @@ class LocalRegistry:
         with ThreadPoolExecutor(max_workers=1) as pool:
             digest = pool.submit(hash_file, model_path)
             try:
-                try:
-                    model = deserialize_model(model_path, staged.format, None)
-                except UntrustedTypesError as exc:
-                    model = deserialize_model(model_path, staged.format, exc.types)
+                # Staging recorded the types the model holds: one load, trusting those.
+                model = deserialize_model(model_path, staged.format,
+                                          list(staged.untrusted_types) or None)
             except Exception as exc:
                 error = exc
             hashed = {staged.model_file: digest.result()[0]}

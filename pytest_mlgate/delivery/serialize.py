@@ -19,7 +19,7 @@ import pickle
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,7 +36,15 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 # -- models ------------------------------------------------------------------------------------
-def serialize_model(model: Any, fmt: str) -> bytes:
+class SerializedModel(NamedTuple):
+    """A model's bytes, and (skops) the types outside skops' trusted defaults that loading them
+    asks the consumer to trust, sorted: information for the consumer, never applied for them."""
+
+    data: bytes
+    untrusted_types: tuple[str, ...] = ()
+
+
+def serialize_model(model: Any, fmt: str) -> SerializedModel:
     """The model's bytes in ``fmt``; ArtifactError when the format cannot represent it."""
     if fmt == "skops":
         import skops.io as sio
@@ -46,8 +54,7 @@ def serialize_model(model: Any, fmt: str) -> bytes:
         except Exception as exc:  # skops raises TypeError, PicklingError, ... for odd objects
             raise _skops_refused(model, exc) from exc
         data = canonical_skops(raw)
-        _check_skops_round_trip(model, data)
-        return data
+        return SerializedModel(data, _check_skops_round_trip(model, data))
     if fmt == "joblib":
         import joblib
 
@@ -57,10 +64,10 @@ def serialize_model(model: Any, fmt: str) -> bytes:
         except Exception as exc:
             raise ArtifactError(f"joblib cannot serialize the model of type "
                                 f"{_type_name(model)}: {exc}") from exc
-        return buf.getvalue()
+        return SerializedModel(buf.getvalue())
     if fmt == "pickle":
         try:
-            return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+            return SerializedModel(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception as exc:
             raise ArtifactError(f"pickle cannot serialize the model of type "
                                 f"{_type_name(model)}: {exc}") from exc
@@ -131,15 +138,18 @@ def _skops_refused(model: Any, exc: BaseException) -> ArtifactError:
     )
 
 
-def _check_skops_round_trip(model: Any, data: bytes) -> None:
+def _check_skops_round_trip(model: Any, data: bytes) -> tuple[str, ...]:
     """skops writes lambdas and local classes by name and only fails when loading; load the
-    bytes back here, trusting the types of this very process, so such models fail at staging."""
+    bytes back here, trusting the types of this very process, so such models fail at staging.
+    Returns those types (sorted): the ones a consumer will be asked to trust."""
     import skops.io as sio
 
     try:
-        sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+        types = tuple(sorted(sio.get_untrusted_types(data=data)))
+        sio.loads(data, trusted=list(types))
     except Exception as exc:
         raise _skops_refused(model, exc) from exc
+    return types
 
 
 def canonical_skops(raw: bytes) -> bytes:

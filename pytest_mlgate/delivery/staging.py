@@ -22,6 +22,7 @@ from pytest_mlgate.delivery.artifact import hash_bytes, validate_name
 from pytest_mlgate.delivery.serialize import (
     FORMATS,
     MODEL_FILES,
+    SerializedModel,
     encode_example,
     encode_outputs,
     serialize_model,
@@ -52,6 +53,9 @@ class StagedCandidate:
     card: dict[str, Any]
     has_profile: bool
     notes: tuple[str, ...] = field(default=())
+    # skops types outside its trusted defaults that loading the model asks to trust (sorted);
+    # recorded so publishing loads once, and shown to consumers, never trusted for them.
+    untrusted_types: tuple[str, ...] = field(default=())
 
     @property
     def model_path(self) -> Path:
@@ -63,6 +67,7 @@ class StagedCandidate:
             "format": self.format, "content_hash": self.content_hash, "signature": self.signature,
             "example_file": self.example_file, "data": self.data, "card": self.card,
             "has_profile": self.has_profile, "notes": list(self.notes),
+            "untrusted_types": list(self.untrusted_types),
         }
 
     @classmethod
@@ -74,6 +79,7 @@ class StagedCandidate:
             data={str(k): dict(v) for k, v in (d.get("data") or {}).items()},
             card=dict(d.get("card") or {}), has_profile=bool(d.get("has_profile")),
             notes=tuple(d.get("notes") or ()),
+            untrusted_types=tuple(str(t) for t in d.get("untrusted_types") or ()),
         )
 
 
@@ -95,11 +101,12 @@ def stage_candidate(model: Any, *, name: str, example: Any = None,
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=staging_dir))
     notes: list[str] = []
     try:
-        blob, fmt = _serialize(model, fmts, notes)
+        serialized, fmt = _serialize(model, fmts, notes)
         model_file = MODEL_FILES[fmt]
-        (tmp / model_file).write_bytes(blob)
-        content_hash = hash_bytes(blob)
-        del blob
+        (tmp / model_file).write_bytes(serialized.data)
+        content_hash = hash_bytes(serialized.data)
+        untrusted = serialized.untrusted_types
+        del serialized
         signature = None
         example_file = None
         if example is not None:
@@ -115,7 +122,7 @@ def stage_candidate(model: Any, *, name: str, example: Any = None,
     return StagedCandidate(
         name=name, directory=str(final.resolve()), model_file=model_file, format=fmt,
         content_hash=content_hash, signature=signature, example_file=example_file, data=roles,
-        card=card_fields, has_profile=has_profile, notes=tuple(notes),
+        card=card_fields, has_profile=has_profile, notes=tuple(notes), untrusted_types=untrusted,
     )
 
 
@@ -131,7 +138,7 @@ def _formats(serializer: str | None, allow_pickle: bool) -> list[str]:
     return [serializer]
 
 
-def _serialize(model: Any, fmts: list[str], notes: list[str]) -> tuple[bytes, str]:
+def _serialize(model: Any, fmts: list[str], notes: list[str]) -> tuple[SerializedModel, str]:
     errors: list[ArtifactError] = []
     for fmt in fmts:
         try:
