@@ -59,7 +59,16 @@ def test_the_baseline_object_has_every_key_on_every_kind_of_run(pytester: pytest
 
 def test_the_baseline_object_when_writing_fails_or_delivery_fails(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
-    (pytester.path / "blocker").write_text("a file where a directory should be")
+    # A file appears where the baseline's directory should be while the suite runs (the
+    # start-up check of the path saw nothing wrong), so writing the baseline fails at the end.
+    pytester.makeconftest('''
+import pathlib
+import pytest
+
+@pytest.fixture(autouse=True, scope="session")
+def blocker():
+    pathlib.Path("blocker").write_text("a file where a directory should be")
+''')
     result = run("--mlgate", "--mlgate-update-baseline", "--mlgate-baseline", "blocker/b.json",
                  "--mlgate-report", "r.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -67,6 +76,7 @@ def test_the_baseline_object_when_writing_fails_or_delivery_fails(pytester: pyte
     assert (b["loaded"], b["updated"], b["status"]) == (False, False, "failed")
 
     # --mlgate-deliver with no candidate: delivery fails, so the baseline is refused.
+    (pytester.path / "conftest.py").unlink()
     result = run("--mlgate", "--mlgate-deliver", "--mlgate-update-baseline", "--mlgate-report", "r.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     b = _baseline(pytester)

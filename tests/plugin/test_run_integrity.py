@@ -75,9 +75,20 @@ def test_a_raising_verdict_hook_fails_the_run_cleanly(pytester: pytest.Pytester,
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
+BLOCK_DURING_RUN = '''
+import pathlib
+import pytest
+
+@pytest.fixture(autouse=True, scope="session")
+def blocker():
+    # Made while the suite runs: the start-up check of the path saw nothing wrong with it.
+    pathlib.Path("blocker").write_text("a file, not a directory")
+'''
+
+
 def test_an_unwritable_report_path_fails_the_run_cleanly(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
-    (pytester.path / "blocker").write_text("a file, not a directory")
+    pytester.makeconftest(BLOCK_DURING_RUN)
     result = run("--mlgate", "--mlgate-report", "blocker/r.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*could not write the report *blocker/r.json*"])
