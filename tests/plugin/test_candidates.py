@@ -50,3 +50,37 @@ def test_allow_pickle_does_not_ask_for_what_is_set_and_says_what_failed(pytester
         "*ArtifactError: neither skops nor joblib can serialize the model of type *Pipeline*",
     ])
     result.stdout.fnmatch_lines(["*lambda*module level*"])
+
+
+FOREST = '''
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+
+X, y = load_iris(return_X_y=True, as_frame=True)
+
+@pytest.fixture(scope="session")
+def model(mlgate_session):
+    m = RandomForestClassifier(5, random_state=0).fit(X, y)
+    mlgate_session.candidate(m, name="forest", example=X.head(3))
+    return m
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_quality(model, mlgate):
+    mlgate.evaluate(model, X, y)
+'''
+
+
+def test_the_types_to_trust_reach_the_published_manifest_from_any_worker(pytester: pytest.Pytester, run) -> None:
+    import json
+    import subprocess
+    import sys
+
+    pytester.makepyfile(FOREST)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-deliver")
+    assert result.ret == 0, result.stdout.str()
+    manifest = json.loads((pytester.path / ".mlgate/registry/forest/1/manifest.json").read_text())
+    assert manifest["model"]["untrusted_types"] == ["sklearn.tree._tree.Tree"]
+    shown = subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "show", "forest"], cwd=pytester.path,
+                           capture_output=True, text=True, check=True).stdout
+    assert "trusted=['sklearn.tree._tree.Tree']" in shown
