@@ -81,13 +81,16 @@ def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[
     return rows
 
 
+def _not_run(report: Mapping[str, Any]) -> str:
+    """`` (not run: unit, integration)`` for the gates a partial run left out, else ""."""
+    gates = [g for g, v in report["gates"].items() if v.get("verdict") == "not_run"]
+    return f" (not run: {', '.join(gates)})" if gates else ""
+
+
 def summary_lines(report: Mapping[str, Any]) -> list[str]:
     run = report["run"]
     lines = []
-    verdict = "PASSED" if report["verdict"] == "pass" else "FAILED"
-    not_run = [g for g, v in report["gates"].items() if v.get("verdict") == "not_run"]
-    if not_run:
-        verdict += f" (not run: {', '.join(not_run)})"
+    verdict = ("PASSED" if report["verdict"] == "pass" else "FAILED") + _not_run(report)
     status = "complete" if run["complete"] else "INCOMPLETE"
     lines.append(f"mlgate: gates {verdict}; run {status}; seed {run['seed']}")
     for r in run.get("incomplete_reasons", []):
@@ -118,7 +121,7 @@ def render_terminal(report: Mapping[str, Any]) -> str:
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     run = report["run"]
-    title = "passed" if report["verdict"] == "pass" else "failed"
+    title = ("passed" if report["verdict"] == "pass" else "failed") + _not_run(report)
     out = [f"## pytest-mlgate: gates {title}", ""]
     if not run["complete"]:
         out.append("**Incomplete run:** " + "; ".join(run.get("incomplete_reasons", [])))

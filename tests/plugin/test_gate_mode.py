@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_mlgate.markers import GATES
+
 from .conftest import ALL_GATES, load_report
 
 
@@ -232,8 +234,10 @@ def test_a_partial_run_reports_unselected_gates_as_not_run_and_exits_zero(
     if "--dist" in args and mode != "xdist":
         pytest.skip("--dist needs -n")
     pytester.makepyfile(**TWO_FILES)
-    result = run("--mlgate", "--mlgate-report", "r.json", *args)
+    result = run("--mlgate", "--mlgate-report", "r.json", "--mlgate-markdown", "r.md", *args)
     assert result.ret == 0, result.stdout.str()
+    assert (pytester.path / "r.md").read_text().startswith(
+        f"## pytest-mlgate: gates passed (not run: {', '.join(g for g in GATES if g in not_run)})")
     result.stdout.fnmatch_lines_random(
         [f"{ran} *1*0*0*0*PASS*"] + [f"{g} *0*0*0*0*NOT RUN*" for g in not_run]
         + ["mlgate: gates PASSED (not run: *); run INCOMPLETE; seed *",
