@@ -32,15 +32,25 @@ REPORT_SCHEMA_VERSION = 1
 class TestEntry:
     """One test as the controller saw it. A plain class: one is made per gated test."""
 
-    __slots__ = ("duration_s", "gate", "message", "nodeid", "outcome", "record")
+    __slots__ = ("duration_s", "ended", "gate", "message", "nodeid", "outcome", "record", "reruns")
 
     def __init__(self, nodeid: str) -> None:
         self.nodeid = nodeid
         self.gate: str | None = None
+        self.reruns = 0
+        self._start()
+
+    def _start(self) -> None:
         self.outcome = "not_run"  # passed, failed, error, skipped, xfailed, xpassed, not_run
         self.duration_s = 0.0
         self.record: dict[str, Any] | None = None
         self.message = ""
+        self.ended = False  # its teardown (or crash) was reported
+
+    def rerun(self) -> None:
+        """The test is being run again (pytest-rerunfailures): only the final attempt counts."""
+        self.reruns += 1
+        self._start()
 
     def to_json(self) -> dict[str, Any]:
         record = self.record or {}
@@ -50,6 +60,7 @@ class TestEntry:
             "key": record.get("key", self.nodeid),
             "seed": record.get("seed"),
             "outcome": self.outcome,
+            "reruns": self.reruns,
             "duration_s": round(self.duration_s, 6),
             "message": self.message,
             "metrics": record.get("metrics", []),
@@ -180,7 +191,7 @@ class GateSession:
         data = report.__dict__.get("mlgate")
         if data is None and (entry is not None or nodeid in self._gated or nodeid in self._records):
             data = self.services.report_data(nodeid, when)
-        outcome = report.outcome
+        outcome: str = report.outcome
         if data is None and entry is None:
             # A test without a gate: only completeness (above) and failures matter. This runs for
             # every report of every test, so it does as little as it can.
@@ -189,11 +200,19 @@ class GateSession:
             return
         if entry is None:
             entry = self.tests[nodeid] = TestEntry(nodeid)
+        elif entry.ended and when == "setup":
+            entry.rerun()
+        if when != "setup" and when != "call":
+            entry.ended = True
         if data is not None:
             entry.gate = data.get("gate", entry.gate)
             if "metrics" in data:
                 entry.record = data
         entry.duration_s += report.duration or 0.0
+        if outcome == "rerun":
+            # pytest-rerunfailures: this attempt failed and the test runs again; should the run
+            # stop before it does, the failure stands.
+            outcome = "failed"
         if outcome == "failed":
             if when == "call":
                 entry.outcome = "failed"
@@ -207,7 +226,6 @@ class GateSession:
                 if not entry.message:
                     lr = report.longrepr
                     entry.message = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else ""
-        # "passed", or another plugin's outcome such as pytest-rerunfailures' "rerun".
         elif when == "call" and entry.outcome == "not_run":
             entry.outcome = "xpassed" if "wasxfail" in report.__dict__ else "passed"
 

@@ -1,0 +1,235 @@
+"""pytest-mlgate next to the plugins teams run it with: pytest-rerunfailures, pytest-randomly,
+pytest-cov, pytest-timeout, pytest-benchmark, and pytest's own xfail / skip / parametrize.
+
+Each scenario runs plain and under ``-n 2`` (the ``run`` fixture). The plugin under test is
+turned on with ``-p NAME``: tests/plugin/conftest.py turns the others off for every scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from pytest_mlgate.baseline import load_baseline
+
+from .conftest import load_report
+
+
+def _metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """test name -> metric name -> value, from a JSON report."""
+    return {t["nodeid"].rsplit("::", 1)[-1]: {m["name"]: m["value"] for m in t["metrics"]}
+            for t in report["tests"]}
+
+
+def _tests(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["nodeid"].rsplit("::", 1)[-1]: t for t in report["tests"]}
+
+
+def _junit_properties(path: Path) -> list[list[tuple[str, str]]]:
+    """The properties of every <testcase> element, in document order."""
+    root = ET.parse(path).getroot()
+    return [[(p.get("name", ""), p.get("value", "")) for p in case.iter("property")]
+            for case in root.iter("testcase")]
+
+
+# -- pytest-rerunfailures ------------------------------------------------------------------------
+
+# The first attempt evaluates a model that always says "setosa" (accuracy 1/3) and fails its
+# threshold; the rerun evaluates a real one. A file in the project directory counts attempts.
+FLAKY_QUALITY = '''
+import pathlib
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+
+X, y = load_iris(return_X_y=True)
+
+def attempt():
+    counter = pathlib.Path("attempts")
+    n = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(n))
+    return n
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_quality(mlgate):
+    if attempt() == 1:
+        model = DummyClassifier(strategy="constant", constant=0).fit(X, y)
+    else:
+        model = LogisticRegression(max_iter=500).fit(X, y)
+    mlgate.evaluate(model, X, y)
+    mlgate.candidate(model, name="iris")
+'''
+
+
+def test_only_the_final_attempt_of_a_rerun_test_counts_everywhere(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(test_flaky=FLAKY_QUALITY)
+    result = run("-p", "rerunfailures", "--reruns", "1", "--mlgate", "-o", "mlgate_required_gates=validation",
+                 "--mlgate-report", "r.json", "--mlgate-markdown", "s.md", "--junitxml", "j.xml",
+                 "--mlgate-update-baseline", "--mlgate-deliver")
+    assert result.ret == 0, result.stdout.str()
+    assert (pytester.path / "attempts").read_text() == "2"
+    X, y = load_iris(return_X_y=True)
+    good = LogisticRegression(max_iter=500).fit(X, y)
+    accuracy = float((good.predict(X) == y).mean())
+    out = result.stdout.str()
+    table = [line for line in out.splitlines() if line.startswith("test_flaky.py::test_quality")]
+    assert len(table) == 1 and f"{accuracy:.4g}" in table[0] and "PASS" in table[0], out
+    assert "0.3333" not in out, "the failed attempt's accuracy must not be shown"
+
+    report = load_report(pytester.path / "r.json")
+    (test,) = report["tests"]
+    assert test["outcome"] == "passed" and test["reruns"] == 1
+    assert [(m["name"], m["value"], m["verdict"]) for m in test["metrics"]] == [("accuracy", accuracy, "pass")]
+    assert report["gates"]["validation"]["passed"] == 1
+    markdown = (pytester.path / "s.md").read_text()
+    assert f"{accuracy:.4g}" in markdown and "0.3333" not in markdown
+
+    cases = _junit_properties(pytester.path / "j.xml")
+    assert cases[-1] == [("mlgate.accuracy", str(accuracy))], cases
+    assert all(("mlgate.accuracy", str(1 / 3)) not in props for props in cases), cases
+
+    baseline = load_baseline(pytester.path / ".mlgate" / "baseline.json")
+    key = test["key"]
+    entry = baseline.get(key, "accuracy")
+    assert entry is not None and entry.value == accuracy
+    samples = baseline.samples(key, "accuracy")
+    assert samples is not None
+    np.testing.assert_array_equal(samples["y_pred"], good.predict(X))
+
+    (artifact,) = report["delivery"]["artifacts"]
+    stored = json.loads((Path(artifact["path"]) / "run.json").read_text())
+    assert _metrics(stored)["test_quality"] == {"accuracy": accuracy}
+    card = (Path(artifact["path"]) / "README.md").read_text()
+    assert "0.3333" not in card
+
+
+RERUN_CASES = '''
+import pathlib
+import pytest
+
+def attempt(name):
+    counter = pathlib.Path(f"attempts-{name}")
+    n = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(n))
+    return n
+
+@pytest.fixture
+def flaky_resource():
+    if attempt("setup") == 1:
+        raise RuntimeError("resource not ready on the first attempt")
+    return 0.91
+
+@pytest.mark.validation(score=">= 0.9")
+def test_steady(mlgate):
+    attempt("steady")
+    mlgate.record("score", 0.97)
+
+@pytest.mark.validation(score=">= 0.9")
+def test_always_low(mlgate):
+    mlgate.record("score", 0.5 + attempt("low") / 100)
+
+@pytest.mark.validation(score=">= 0.9")
+def test_setup_error_then_pass(mlgate, flaky_resource):
+    mlgate.record("score", flaky_resource)
+'''
+
+
+def test_reruns_of_a_passing_a_failing_and_a_setup_error_test(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(RERUN_CASES)
+    result = run("-p", "rerunfailures", "--reruns", "2", "--mlgate", "-o", "mlgate_required_gates=validation",
+                 "--mlgate-report", "r.json", "--mlgate-update-baseline", "--junitxml", "j.xml")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    attempts = {name: int((pytester.path / f"attempts-{name}").read_text()) for name in ("steady", "low", "setup")}
+    assert attempts == {"steady": 1, "low": 3, "setup": 2}
+    report = load_report(pytester.path / "r.json")
+    tests = _tests(report)
+    assert {n: (t["outcome"], t["reruns"]) for n, t in tests.items()} == {
+        "test_steady": ("passed", 0), "test_always_low": ("failed", 2), "test_setup_error_then_pass": ("passed", 1)}
+    assert _metrics(report) == {"test_steady": {"score": 0.97}, "test_always_low": {"score": 0.53},
+                                "test_setup_error_then_pass": {"score": 0.91}}
+    assert "0.53" in tests["test_always_low"]["message"], "the message is the final attempt's"
+    gate = report["gates"]["validation"]
+    assert (gate["passed"], gate["failed"], gate["errored"], gate["verdict"]) == (2, 1, 0, "fail")
+    assert report["baseline"]["status"] == "refused"
+    assert not (pytester.path / ".mlgate" / "baseline.json").exists()
+    final_scores = [p for props in _junit_properties(pytester.path / "j.xml") for p in props]
+    assert sorted(final_scores) == [("mlgate.score", "0.53"), ("mlgate.score", "0.91"), ("mlgate.score", "0.97")]
+
+
+# -- pytest-randomly -----------------------------------------------------------------------------
+
+RANDOM_DRAWS = '''
+import random
+import numpy as np
+import pytest
+
+@pytest.fixture
+def noisy_rows():
+    return float(np.random.random())
+
+@pytest.mark.validation(score=">= 0")
+def test_gated(mlgate, noisy_rows):
+    mlgate.record("score", 1.0, fixture=noisy_rows, body_np=float(np.random.random()), body_py=random.random())
+
+def test_fixture_user(mlgate):
+    mlgate.record("draw", float(np.random.random()))
+
+def test_ungated():
+    with open("ungated.log", "a") as fh:
+        fh.write(f"{np.random.random()!r} {random.random()!r}\\n")
+'''
+
+
+def _draws(pytester: pytest.Pytester, run, *args: str) -> dict[str, Any]:
+    """Run the scenario; the random numbers the gated test and the fixture user drew, and the
+    line the ungated test wrote."""
+    log = pytester.path / "ungated.log"
+    log.unlink(missing_ok=True)
+    result = run("-o", "mlgate_required_gates=validation", "--mlgate-report", "r.json", *args)
+    assert result.ret == 0, result.stdout.str()
+    tests = _tests(load_report(pytester.path / "r.json"))
+    (gated,) = tests["test_gated"]["metrics"]
+    (user,) = tests["test_fixture_user"]["metrics"]
+    return {"gated": gated["info"], "fixture_user": user["value"], "ungated": log.read_text(),
+            "stdout": result.stdout.str()}
+
+
+def test_mlgate_seed_wins_over_pytest_randomly_in_gated_tests(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(RANDOM_DRAWS)
+    alone = _draws(pytester, run, "--mlgate", "--mlgate-seed", "5")  # pytest-randomly off
+    reseeded = [_draws(pytester, run, "-p", "randomly", "--mlgate", "--mlgate-seed", "5") for _ in range(2)]
+    fixed = {s: _draws(pytester, run, "-p", "randomly", f"--randomly-seed={s}", "--mlgate", "--mlgate-seed", "5")
+             for s in (7, 8)}
+    for other in (*reseeded, *fixed.values()):
+        assert other["gated"] == alone["gated"], "a gated test draws the same numbers with or without pytest-randomly"
+        assert other["fixture_user"] == alone["fixture_user"], "so does a test using the mlgate fixture"
+    assert len({alone["gated"]["fixture"], alone["gated"]["body_np"], alone["fixture_user"]}) == 3
+    # Tests without a gate or the fixture are pytest-randomly's: its seed decides what they draw.
+    again = _draws(pytester, run, "-p", "randomly", "--randomly-seed=7", "--mlgate", "--mlgate-seed", "5")
+    assert again["ungated"] == fixed[7]["ungated"] != fixed[8]["ungated"]
+    assert "mlgate: pytest-randomly reseeds every test (--randomly-seed=7); gated tests and tests using " \
+           "the mlgate fixture are seeded from the mlgate seed 5 after it" in fixed[7]["stdout"]
+    assert "pytest-randomly" not in alone["stdout"]
+
+
+def test_without_mlgate_seeding_pytest_randomly_seeds_every_test(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(RANDOM_DRAWS)
+    # Gate mode off and no --mlgate-seed: pytest-mlgate seeds nothing, pytest-randomly everything.
+    first, second = (_draws(pytester, run, "-p", "randomly", "--randomly-seed=7") for _ in range(2))
+    assert first["gated"] == second["gated"] and first["ungated"] == second["ungated"]
+    other = _draws(pytester, run, "-p", "randomly", "--randomly-seed=8")
+    assert other["gated"] != first["gated"]
+    assert "mlgate: pytest-randomly seeds every test (--randomly-seed=7); --mlgate or --mlgate-seed seeds " \
+           "gated tests and tests using the mlgate fixture from the mlgate seed instead" in first["stdout"]
+    # Gate mode without --mlgate-seed: a fresh mlgate seed each run, whatever pytest-randomly's.
+    runs = [_draws(pytester, run, "-p", "randomly", "--randomly-seed=7", "--mlgate") for _ in range(2)]
+    assert runs[0]["gated"] != runs[1]["gated"]
+    assert runs[0]["ungated"] == runs[1]["ungated"] == first["ungated"]
