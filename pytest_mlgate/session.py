@@ -126,9 +126,17 @@ class RunResult:
         """Whether any test of the run failed or errored, gated or not."""
         return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
 
-    def to_json(self, provenance: bool = True, metrics_only: bool = False) -> dict[str, Any]:
+    def to_json(self, provenance: bool = True, metrics_only: bool = False,
+                counted_only: bool = False) -> dict[str, Any]:
         """The JSON report's content; ``provenance=False`` leaves out git and machine info,
-        ``metrics_only=True`` the tests that recorded no metric (what the terminal shows)."""
+        ``metrics_only=True`` the tests that recorded no metric (what the terminal shows),
+        ``counted_only=True`` the metrics of tests that did not plainly pass (an artefact's)."""
+        tests = [t.to_json() for t in self.tests
+                 if (t.gate is not None and not metrics_only) or (t.record and t.record.get("metrics"))]
+        if counted_only:
+            for t in tests:
+                if t["outcome"] != "passed":
+                    t["metrics"] = []
         return {
             "schema": REPORT_SCHEMA,
             "schema_version": REPORT_SCHEMA_VERSION,
@@ -139,8 +147,7 @@ class RunResult:
                     "incomplete_reasons": list(self.incomplete_reasons)},
             "failures": list(self.failures),
             "gates": {g: r.to_json() for g, r in self.gates.items()},
-            "tests": [t.to_json() for t in self.tests
-                      if (t.gate is not None and not metrics_only) or (t.record and t.record.get("metrics"))],
+            "tests": tests,
             "baseline": dict(self.baseline),
             "delivery": self.delivery,
         }
@@ -302,13 +309,15 @@ class GateSession:
             if t.gate not in counts:
                 continue
             c = counts[t.gate]
-            if t.outcome in ("passed", "xpassed"):
+            # An xfail marker says the test is not trusted: an xfailed or (non-strict) xpassed
+            # test is no evidence either way. A strict xpass is reported as failed by pytest.
+            if t.outcome == "passed":
                 c["passed"] += 1
             elif t.outcome == "failed":
                 c["failed"] += 1
             elif t.outcome == "error":
                 c["errored"] += 1
-            elif t.outcome in ("skipped", "xfailed"):
+            elif t.outcome in ("skipped", "xfailed", "xpassed"):
                 c["skipped"] += 1
         gates: dict[str, GateResult] = {}
         failures: list[str] = []
@@ -453,6 +462,8 @@ def update_baseline(config: pytest.Config, result: RunResult, services: Any) -> 
     entries: list[BaselineEntry] = []
     samples: dict[tuple[str, str], Mapping[str, Any]] = {}
     for t in result.tests:
+        if t.outcome != "passed":  # skipped, xfailed, xpassed: what it measured is no reference
+            continue
         rec = t.record or {}
         key = rec.get("key", t.nodeid)
         staged = read_samples(rec["samples_file"]) if rec.get("samples_file") else {}
@@ -508,7 +519,7 @@ def deliver(config: pytest.Config, settings: Settings, result: RunResult,
     from pytest_mlgate.errors import MlgateError
 
     artifacts: list[dict[str, Any]] = []
-    run_report = result.to_json()
+    run_report = result.to_json(counted_only=True)
     try:
         targets = [
             # "{python}" is the interpreter running pytest, so a deploy script sees the same packages.

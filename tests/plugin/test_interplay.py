@@ -233,3 +233,89 @@ def test_without_mlgate_seeding_pytest_randomly_seeds_every_test(pytester: pytes
     runs = [_draws(pytester, run, "-p", "randomly", "--randomly-seed=7", "--mlgate") for _ in range(2)]
     assert runs[0]["gated"] != runs[1]["gated"]
     assert runs[0]["ungated"] == runs[1]["ungated"] == first["ungated"]
+
+
+# -- xfail, xpass, skip and parametrize ----------------------------------------------------------
+
+OUTCOMES = '''
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+X, y = load_iris(return_X_y=True)
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_plain(mlgate):
+    mlgate.evaluate(LogisticRegression(max_iter=500).fit(X, y), X, y)
+    mlgate.candidate(LogisticRegression(max_iter=500).fit(X, y), name="iris")
+
+@pytest.mark.validation(score=">= 0.9")
+@pytest.mark.parametrize("value", [0.91, 0.92])
+def test_param(mlgate, value):
+    mlgate.record("score", value)
+
+@pytest.mark.validation(score=">= 0.9")
+@pytest.mark.xfail(reason="known to break after recording")
+def test_xfail(mlgate):
+    mlgate.record("score", 0.97)
+    raise AssertionError("the known bug")
+
+@pytest.mark.validation(score=">= 0.9")
+@pytest.mark.xfail(reason="flaky, not strict", strict=False)
+def test_xpass(mlgate):
+    mlgate.record("score", 0.98)
+
+@pytest.mark.validation(score=">= 0.9")
+def test_skip(mlgate):
+    mlgate.record("score", 0.99)
+    pytest.skip("no data today")
+'''
+
+
+def test_only_plain_passes_reach_the_baseline_and_the_artefact(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(OUTCOMES)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-report", "r.json",
+                 "--mlgate-update-baseline", "--mlgate-deliver")
+    assert result.ret == 0, result.stdout.str()
+    report = load_report(pytester.path / "r.json")
+    tests = _tests(report)
+    assert {n: t["outcome"] for n, t in tests.items()} == {
+        "test_plain": "passed", "test_param[0.91]": "passed", "test_param[0.92]": "passed",
+        "test_xfail": "xfailed", "test_xpass": "xpassed", "test_skip": "skipped"}
+    gate = report["gates"]["validation"]
+    assert (gate["passed"], gate["failed"], gate["errored"], gate["skipped"], gate["verdict"]) == (3, 0, 0, 3, "pass")
+    assert _metrics(report)["test_xfail"] == {"score": 0.97}, "the report still shows what the test measured"
+
+    baseline = json.loads((pytester.path / ".mlgate" / "baseline.json").read_text())["metrics"]
+    assert sorted(k.rsplit("::", 1)[-1] for k in baseline) == ["test_param[0.91]", "test_param[0.92]", "test_plain"]
+
+    (artifact,) = report["delivery"]["artifacts"]
+    stored = _metrics(json.loads((Path(artifact["path"]) / "run.json").read_text()))
+    assert {n for n, m in stored.items() if m} == {"test_plain", "test_param[0.91]", "test_param[0.92]"}
+    card = (Path(artifact["path"]) / "README.md").read_text()
+    rows = [line for line in card.splitlines() if line.startswith("| score ")]
+    assert sorted(row.split("|")[2].strip() for row in rows) == ["0.91", "0.92"], card
+
+
+def test_a_strict_xpass_fails_its_gate(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.validation(score=">= 0.9")
+def test_plain(mlgate):
+    mlgate.record("score", 0.95)
+
+@pytest.mark.validation(score=">= 0.9")
+@pytest.mark.xfail(reason="should be broken", strict=True)
+def test_strict(mlgate):
+    mlgate.record("score", 0.96)
+''')
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-report", "r.json",
+                 "--mlgate-update-baseline")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    report = load_report(pytester.path / "r.json")
+    assert _tests(report)["test_strict"]["outcome"] == "failed"
+    gate = report["gates"]["validation"]
+    assert (gate["passed"], gate["failed"], gate["verdict"]) == (1, 1, "fail")
+    assert report["baseline"]["status"] == "refused"
+    assert not (pytester.path / ".mlgate" / "baseline.json").exists()
