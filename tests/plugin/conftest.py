@@ -18,10 +18,14 @@ OTHER_PLUGINS = ("randomly", "rerunfailures", "pytest_cov", "timeout", "benchmar
 
 
 @pytest.fixture(autouse=True)
-def _other_plugins_off(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _scenario_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
         monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(f"-p no:{name}" for name in OTHER_PLUGINS))
+        # When this suite runs under pytest-xdist, a "plain" scenario must not look like a worker
+        # (pytest-benchmark, for one, switches itself off on seeing PYTEST_XDIST_WORKER).
+        for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+            monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(params=MODES)

@@ -205,10 +205,9 @@ def _draws(pytester: pytest.Pytester, run, *args: str) -> dict[str, Any]:
 def test_mlgate_seed_wins_over_pytest_randomly_in_gated_tests(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(RANDOM_DRAWS)
     alone = _draws(pytester, run, "--mlgate", "--mlgate-seed", "5")  # pytest-randomly off
-    reseeded = [_draws(pytester, run, "-p", "randomly", "--mlgate", "--mlgate-seed", "5") for _ in range(2)]
     fixed = {s: _draws(pytester, run, "-p", "randomly", f"--randomly-seed={s}", "--mlgate", "--mlgate-seed", "5")
              for s in (7, 8)}
-    for other in (*reseeded, *fixed.values()):
+    for other in fixed.values():
         assert other["gated"] == alone["gated"], "a gated test draws the same numbers with or without pytest-randomly"
         assert other["fixture_user"] == alone["fixture_user"], "so does a test using the mlgate fixture"
     assert len({alone["gated"]["fixture"], alone["gated"]["body_np"], alone["fixture_user"]}) == 3
@@ -225,8 +224,6 @@ def test_without_mlgate_seeding_pytest_randomly_seeds_every_test(pytester: pytes
     # Gate mode off and no --mlgate-seed: pytest-mlgate seeds nothing, pytest-randomly everything.
     first, second = (_draws(pytester, run, "-p", "randomly", "--randomly-seed=7") for _ in range(2))
     assert first["gated"] == second["gated"] and first["ungated"] == second["ungated"]
-    other = _draws(pytester, run, "-p", "randomly", "--randomly-seed=8")
-    assert other["gated"] != first["gated"]
     assert "mlgate: pytest-randomly seeds every test (--randomly-seed=7); --mlgate or --mlgate-seed seeds " \
            "gated tests and tests using the mlgate fixture from the mlgate seed instead" in first["stdout"]
     # Gate mode without --mlgate-seed: a fresh mlgate seed each run, whatever pytest-randomly's.
@@ -319,3 +316,209 @@ def test_strict(mlgate):
     assert (gate["passed"], gate["failed"], gate["verdict"]) == (1, 1, "fail")
     assert report["baseline"]["status"] == "refused"
     assert not (pytester.path / ".mlgate" / "baseline.json").exists()
+
+
+# -- pytest-cov ----------------------------------------------------------------------------------
+
+MODEL_CODE = '''
+def features(rows):
+    return [r * 2 for r in rows]
+
+def never_called():
+    return "not covered"
+'''
+
+COVERED = '''
+import pytest
+from model_code import features
+
+@pytest.mark.unit
+def test_features():
+    assert features([1, 2]) == [2, 4]
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_quality(mlgate):
+    mlgate.record("accuracy", 0.95)
+'''
+
+
+def test_coverage_measurement_leaves_the_verdict_alone(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(model_code=MODEL_CODE, test_covered=COVERED)
+    gate_args = ("--mlgate", "-o", "mlgate_required_gates=unit validation", "--mlgate-report", "r.json")
+    plain = run(*gate_args)
+    assert plain.ret == 0, plain.stdout.str()
+    without = load_report(pytester.path / "r.json")
+    covered = run("-p", "pytest_cov", f"--cov={pytester.path}", "--cov-report=json:cov.json", *gate_args)
+    assert covered.ret == 0, covered.stdout.str()
+    report = load_report(pytester.path / "r.json")
+    assert report["gates"] == without["gates"] and report["verdict"] == "pass"
+    assert _metrics(report) == _metrics(without) == {"test_features": {}, "test_quality": {"accuracy": 0.95}}
+    files = json.loads((pytester.path / "cov.json").read_text())["files"]
+    summary = files["model_code.py"]["summary"]
+    assert summary["covered_lines"] == 3 and summary["missing_lines"] == 1, summary
+
+
+# -- pytest-timeout ------------------------------------------------------------------------------
+
+HANGS = '''
+import time
+import pytest
+
+@pytest.mark.unit
+def test_fast():
+    pass
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_hangs(mlgate):
+    mlgate.record("accuracy", 0.95)
+    time.sleep(60)
+'''
+
+
+def test_a_gated_test_that_times_out_fails_its_gate(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(HANGS)
+    result = run("-p", "timeout", "--timeout=2", "--mlgate", "-o", "mlgate_required_gates=unit validation",
+                 "--mlgate-report", "r.json", "--mlgate-update-baseline")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.stdout.fnmatch_lines_random(["*validation*0*1*0*0*FAIL*", "*gates FAILED*"])
+    report = load_report(pytester.path / "r.json")
+    hung = _tests(report)["test_hangs"]
+    assert hung["outcome"] == "failed" and "Timeout" in hung["message"]
+    assert report["gates"]["validation"]["verdict"] == "fail" and report["gates"]["unit"]["verdict"] == "pass"
+    assert report["baseline"]["status"] == "refused"
+    assert not (pytester.path / ".mlgate" / "baseline.json").exists()
+
+
+def test_a_timeout_that_kills_the_process_fails_the_run(pytester: pytest.Pytester, run, mode: str) -> None:
+    pytester.makepyfile(HANGS)
+    result = run("-p", "timeout", "--timeout=2", "--timeout-method=thread", "--mlgate",
+                 "-o", "mlgate_required_gates=unit validation", "--mlgate-report", "r.json",
+                 "--mlgate-update-baseline")
+    assert result.ret != 0, result.stdout.str()
+    assert not (pytester.path / ".mlgate" / "baseline.json").exists()
+    if mode == "xdist":  # the worker died; the controller says so and fails the run
+        report = load_report(pytester.path / "r.json")
+        assert report["verdict"] == "fail" and report["run"]["complete"] is False
+        assert any("crashed" in reason for reason in report["run"]["incomplete_reasons"])
+        assert report["baseline"]["status"] == "refused"
+    else:  # the only process died: no verdict, no report, and a failing exit status
+        assert not (pytester.path / "r.json").exists()
+
+
+# -- pytest-benchmark ----------------------------------------------------------------------------
+
+BOTH_BENCHMARKS = '''
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+X, y = load_diabetes(return_X_y=True)
+model = Ridge().fit(X, y)
+
+@pytest.mark.performance(latency_p95_ms="<= 1000")
+def test_both_fixtures(benchmark, mlgate):
+    assert benchmark(model.predict, X).shape == (len(X),)
+    mlgate.benchmark(model.predict, X, max_time=0.05)
+
+def test_theirs_only(benchmark):
+    benchmark(sum, range(100))
+'''
+
+
+def test_pytest_benchmark_beside_mlgate_benchmark(pytester: pytest.Pytester, run, mode: str) -> None:
+    pytester.makepyfile(BOTH_BENCHMARKS)
+    result = run("-p", "benchmark", "--mlgate", "-o", "mlgate_required_gates=performance",
+                 "--mlgate-report", "r.json", "--mlgate-update-baseline")
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str()
+    if mode == "xdist":  # pytest-benchmark switches itself off (and says so on stderr); the gate does not
+        assert "benchmark: 2 tests" not in out
+    else:
+        result.stdout.fnmatch_lines(["*benchmark: 2 tests*"])
+    report = load_report(pytester.path / "r.json")
+    gate = report["gates"]["performance"]
+    assert (gate["passed"], gate["failed"], gate["verdict"]) == (1, 0, "pass")
+    p95 = _metrics(report)["test_both_fixtures"]["latency_p95_ms"]
+    assert 0 < p95 <= 1000
+    baseline = load_baseline(pytester.path / ".mlgate" / "baseline.json")
+    key = _tests(report)["test_both_fixtures"]["key"]
+    entry = baseline.get(key, "latency_p95_ms")
+    assert entry is not None and entry.value == p95
+
+
+# -- all of them at once -------------------------------------------------------------------------
+
+EVERYTHING = '''
+import pathlib
+import random
+import numpy as np
+import pytest
+from model_code import features
+
+def attempt():
+    counter = pathlib.Path("attempts")
+    n = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(n))
+    return n
+
+@pytest.mark.unit
+@pytest.mark.parametrize("rows", [[1], [1, 2]])
+def test_features(rows):
+    assert len(features(rows)) == len(rows)
+
+@pytest.mark.integration
+def test_pipeline(mlgate):
+    mlgate.record("rows_out", 150)
+
+@pytest.mark.performance(latency_p95_ms="<= 1000")
+def test_speed(mlgate):
+    mlgate.benchmark(features, list(range(100)), max_time=0.05)
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_flaky_quality(mlgate):
+    mlgate.record("accuracy", 0.5 if attempt() == 1 else 0.9 + float(np.random.random()) / 20,
+                  py=random.random())
+
+@pytest.mark.validation(accuracy=">= 0.9")
+@pytest.mark.xfail(reason="known bad slice")
+def test_known_bad(mlgate):
+    mlgate.record("accuracy", 0.99)
+    raise AssertionError("known")
+
+@pytest.mark.validation
+def test_skipped(mlgate):
+    pytest.skip("no data")
+'''
+
+
+def test_every_plugin_at_once(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(model_code=MODEL_CODE, test_everything=EVERYTHING)
+    args = ("-p", "randomly", "-p", "rerunfailures", "-p", "pytest_cov", "-p", "timeout", "-p", "benchmark",
+            "--reruns", "1", "--timeout", "60", f"--cov={pytester.path}", "--cov-report=json:cov.json",
+            "--mlgate", "--mlgate-seed", "3", "--mlgate-report", "r.json", "--mlgate-update-baseline")
+    result = run(*args)
+    assert result.ret == 0, result.stdout.str()
+    report = load_report(pytester.path / "r.json")
+    counts = {g: (r["passed"], r["failed"], r["errored"], r["skipped"], r["verdict"]) for g, r in report["gates"].items()}
+    assert counts == {"unit": (2, 0, 0, 0, "pass"), "integration": (1, 0, 0, 0, "pass"),
+                      "performance": (1, 0, 0, 0, "pass"), "validation": (1, 0, 0, 2, "pass")}
+    tests = _tests(report)
+    assert tests["test_flaky_quality"]["reruns"] == 1
+    metrics = _metrics(report)
+    quality = metrics["test_flaky_quality"]["accuracy"]
+    assert 0.9 <= quality <= 0.95
+    baseline = json.loads((pytester.path / ".mlgate" / "baseline.json").read_text())["metrics"]
+    assert {k.rsplit("::", 1)[-1]: sorted(v) for k, v in baseline.items()} == {
+        "test_pipeline": ["rows_out"], "test_flaky_quality": ["accuracy"],
+        "test_speed": sorted(metrics["test_speed"])}
+    assert next(v for k, v in baseline.items() if k.endswith("test_flaky_quality"))["accuracy"]["value"] == quality
+    assert (pytester.path / "cov.json").exists()
+
+    # The same seed, without the flaky first attempt and without pytest-randomly: the same draws.
+    (pytester.path / "attempts").write_text("1")
+    again = run("--mlgate", "--mlgate-seed", "3", "--mlgate-report", "r2.json")
+    assert again.ret == 0, again.stdout.str()
+    repeated = _tests(load_report(pytester.path / "r2.json"))["test_flaky_quality"]
+    assert repeated["metrics"][0]["value"] == quality
+    assert repeated["metrics"][0]["info"] == tests["test_flaky_quality"]["metrics"][0]["info"]
