@@ -122,7 +122,8 @@ def pytest_configure(config: pytest.Config) -> None:
             except MlgateError as exc:
                 raise pytest.UsageError(f"pytest-mlgate: {exc}") from None
     if settings.gate_mode or settings.seed is not None:
-        config.pluginmanager.register(Seeder(seed), "mlgate-seeder")
+        seeder = SeederAfterOthers if _randomly_reseeds(config) else Seeder
+        config.pluginmanager.register(seeder(seed), "mlgate-seeder")
     if config.pluginmanager.hasplugin("rerunfailures"):
         config.pluginmanager.register(RerunReports(), "mlgate-rerun-reports")
     if workerinput is not None and (settings.gate_mode or settings.report or settings.markdown):
@@ -150,11 +151,16 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return parts
 
 
+def _randomly_reseeds(config: pytest.Config) -> bool:
+    """pytest-randomly is active and reseeds the global random state in every test's hooks."""
+    pm = config.pluginmanager
+    return (pm.hasplugin("randomly") or pm.hasplugin("pytest_randomly")) \
+        and bool(config.getoption("randomly_reset_seed", False))
+
+
 def _randomly_line(config: pytest.Config, seed: int, seeding: bool) -> list[str]:
     """Who seeds what, when pytest-randomly reseeds every test too (docs/seeds.md)."""
-    pm = config.pluginmanager
-    if not (pm.hasplugin("randomly") or pm.hasplugin("pytest_randomly")) \
-            or not config.getoption("randomly_reset_seed", False):
+    if not _randomly_reseeds(config):
         return []
     theirs = f"--randomly-seed={config.getoption('randomly_seed', '?')}"
     if seeding:
@@ -335,41 +341,30 @@ class RerunReports:
         report.user_properties = [p for p in report.user_properties if not str(p[0]).startswith("mlgate.")]
 
 
+def _seeds_test(item: pytest.Item) -> bool:
+    """Only tests that can decide a gate (gated, or using the fixture, whose metrics meet the
+    baseline) must repeat exactly; any other test is left alone and costs nothing."""
+    return _stashed(item, SPEC_KEY) is not None or "mlgate" in getattr(item, "fixturenames", ())
+
+
 class Seeder:
     """Seeds the global random state (docs/seeds.md); registered in gate mode or with
     --mlgate-seed.
 
-    Only tests that can decide a gate (gated, or using the fixture, whose metrics meet the
-    baseline) must repeat exactly; any other test is left alone and costs nothing. Such a test
-    is seeded with its own seed when its setup starts, seeded again just before its first
-    fixture is set up, and its body gets back the state its fixtures left: another plugin that
-    reseeds in its setup or call hooks (pytest-randomly) therefore changes nothing about it, and
-    its random numbers are the same with or without that plugin.
-
-    A fixture wider than one test is seeded from the session seed and its own name, then the
-    test gets its own state back: such a fixture is the same whichever test sets it up first.
+    A test that can decide a gate is seeded with its own seed when its setup starts; its
+    fixtures and then its body go on from there. A fixture wider than one test is seeded from
+    the session seed and its own name, then the test gets its own state back: such a fixture is
+    the same whichever test sets it up first.
     """
 
     def __init__(self, session_seed: int) -> None:
         self.session_seed = session_seed
         self._pending: int | None = None  # a test's seed, until its first fixture is set up
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
-        if _stashed(item, SPEC_KEY) is None and "mlgate" not in getattr(item, "fixturenames", ()):
-            return (yield)
-        seed = _item_seed(item)
-        seed_globals(seed)
-        self._pending = seed
-        try:
-            result = yield
-        finally:
-            if self._pending is not None:  # no fixture was set up after the other setup hooks
-                seed_globals(seed)
-                self._pending = None
-        if isinstance(item, pytest.Function):
-            item.stash[SETUP_STATE_KEY] = global_state()
-        return result
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if _seeds_test(item):
+            seed_globals(_item_seed(item))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: Any) -> Any:
@@ -384,6 +379,31 @@ class Seeder:
             return (yield)
         finally:
             restore_global_state(saved)
+
+
+class SeederAfterOthers(Seeder):
+    """The Seeder when another plugin reseeds every test in its own setup and call hooks
+    (pytest-randomly): the test is seeded again just before its first fixture is set up, and its
+    body gets back the state its fixtures left, after every plugin's call hook has run. Its
+    random numbers are the same as without that plugin. (Registered only then: it costs two
+    more seedings and a save and restore of the random state per test.)"""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Any:  # type: ignore[override]
+        if not _seeds_test(item):
+            return (yield)
+        seed = _item_seed(item)
+        seed_globals(seed)
+        self._pending = seed
+        try:
+            result = yield
+        finally:
+            if self._pending is not None:  # no fixture was set up after the other setup hooks
+                seed_globals(seed)
+                self._pending = None
+        if isinstance(item, pytest.Function):
+            item.stash[SETUP_STATE_KEY] = global_state()
+        return result
 
     @pytest.hookimpl(wrapper=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Any:
