@@ -14,6 +14,7 @@ import random
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -299,26 +300,22 @@ def _item_seed(item: pytest.Item) -> int:
 
 
 def _record_for(item: pytest.Item) -> TestRecord:
+    """The record of the test's current attempt. A record whose attempt ended (the test body
+    finished, or the fixture was torn down) while the test is set up or run again was left by an
+    earlier attempt (pytest-rerunfailures): only the final attempt counts, so it is discarded
+    with everything it added and a fresh one is made."""
     record = _stashed(item, RECORD_KEY)
-    if record is None:
-        from pytest_mlgate.recorder import TestRecord
+    if record is None or record.ended:
+        from pytest_mlgate.recorder import TestRecord, discard_record
 
+        services = item.config.stash[SERVICES_KEY]
+        if record is not None:
+            discard_record(record, item, services)
         record = TestRecord(nodeid=_test_id(item), spec=_stashed(item, SPEC_KEY))
         record.seed = _item_seed(item)
         item.stash[RECORD_KEY] = record
-        item.config.stash[SERVICES_KEY].records[item.nodeid] = record
+        services.records[item.nodeid] = record
     return record
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    # A record on the item at the start of its setup was left by an earlier attempt: the test is
-    # being run again (pytest-rerunfailures). Only the final attempt counts, so start afresh.
-    if RECORD_KEY in item.stash:
-        from pytest_mlgate.recorder import discard_record
-
-        discard_record(item.stash[RECORD_KEY], item, item.config.stash[SERVICES_KEY])
-        del item.stash[RECORD_KEY]
 
 
 class RerunReports:
@@ -422,12 +419,14 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         result = yield
     except BaseException:
         record = _stashed(item, RECORD_KEY)
-        if record is not None:
+        if record is not None and not record.ended:
             _finish(item, record)
         raise
     record = _stashed(item, RECORD_KEY)
-    if record is None and spec is not None and spec.thresholds:
+    if (record is None or record.ended) and spec is not None and spec.thresholds:
         record = _record_for(item)
+    elif record is not None and record.ended:  # an earlier attempt's; this one recorded nothing
+        record = None
     if record is not None:
         failures = _finish(item, record)
         if failures:
@@ -440,6 +439,7 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
 
     settings = item.config.stash[SETTINGS_KEY]
     services = item.config.stash[SERVICES_KEY]
+    record.ended = True
     failures = finish_record(record, settings, services)
     if settings.update_baseline and record.samples:
         write_samples(record, services.staging_dir("samples"))
@@ -449,7 +449,7 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
 # -- fixtures -----------------------------------------------------------------------------------
 
 @pytest.fixture
-def mlgate(request: pytest.FixtureRequest) -> Mlgate:
+def mlgate(request: pytest.FixtureRequest) -> Iterator[Mlgate]:
     """pytest-mlgate's fixture: ``record``, ``evaluate``, ``benchmark``, ``candidate``, ...
 
     See docs/fixture.md.
@@ -459,7 +459,9 @@ def mlgate(request: pytest.FixtureRequest) -> Mlgate:
     config = request.config
     from pytest_mlgate.recorder import Mlgate
 
-    return Mlgate(item, _record_for(item), config.stash[SETTINGS_KEY], config.stash[SERVICES_KEY])
+    record = _record_for(item)
+    yield Mlgate(item, record, config.stash[SETTINGS_KEY], config.stash[SERVICES_KEY])
+    record.ended = True  # even when a later fixture failed and the body never ran
 
 
 class SessionHandle:

@@ -82,6 +82,7 @@ class TestRecord:
     # (pytest-rerunfailures): its user properties and its candidates.
     properties: list[tuple[str, Any]] = field(default_factory=list)
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    ended: bool = False  # the attempt is over: its body finished, or the fixture was torn down
 
     @property
     def gate(self) -> str | None:
