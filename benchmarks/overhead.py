@@ -60,11 +60,14 @@ def _child_cpu() -> float:
 
 
 ENV = dict(os.environ)
+# Plugins of the test extra stay off: they would load in both variants and only add noise.
+OTHERS = ["-p", "no:randomly", "-p", "no:rerunfailures", "-p", "no:benchmark", "-p", "no:pytest_cov",
+          "-p", "no:timeout"]
 
 
 def run(root: Path, args: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one pytest run in a subprocess."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *OTHERS, *args]
     cpu0, start = _child_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=ENV)
     elapsed, cpu = time.perf_counter() - start, _child_cpu() - cpu0
@@ -77,7 +80,7 @@ def instructions(root: Path, args: list[str]) -> int:
     """Instructions one pytest run executes, counted by callgrind."""
     with tempfile.TemporaryDirectory() as out:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.out", sys.executable, "-m",
-               "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args]
+               "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *OTHERS, *args]
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False,
                               env={**ENV, "PYTHONHASHSEED": "0"})
     found = re.search(r"Collected : (\d+)", proc.stderr)

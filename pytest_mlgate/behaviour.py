@@ -8,6 +8,7 @@ a bound over many rows says how often the model misbehaves, at a stated confiden
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -148,8 +149,12 @@ def check_directional(
         violated = delta < -atol
     else:
         violated = delta > atol
-    # How far each row went the wrong way: the most offending rows are shown first.
+    # How far each row went the wrong way: the most offending rows are shown first. A row with a
+    # missing (NaN) output before or after moved in no direction: it violates, and comes first.
     wrong = -delta if direction in ("increase", "non_decreasing") else delta
+    missing = np.isnan(delta)
+    violated = violated | missing
+    wrong = np.where(missing, np.inf, wrong)
     return _result("directional", violated, wrong, before, after, X, max_rate, confidence,
                    f"{method} did not {_VERB[direction]} under {_name(perturb)}")
 
@@ -220,7 +225,23 @@ def _perturbed(X: Any, perturb: Callable[[Any], Any]) -> Any:
     if cols is not None and (cols2 is None or list(cols) != list(cols2)):
         raise BehaviourError(f"perturb {_name(perturb)} changed the columns of X; "
                              "keep the same columns in the same order.")
+    _check_row_order(X, X2, perturb)
     return X2
+
+
+def _check_row_order(X: Any, X2: Any, perturb: Callable[[Any], Any]) -> None:
+    """Rows are compared by position. A pandas result whose index holds X's labels in another
+    order has moved rows (``sample``, ``sort_values``): comparing it by position would pair
+    different rows, so it is refused. A fresh index (a frame rebuilt from values) is fine."""
+    index, index2 = getattr(X, "index", None), getattr(X2, "index", None)
+    if index is None or index2 is None or index.equals(index2) or not index.is_unique:
+        return
+    if index2.is_unique and index.isin(index2).all():
+        raise BehaviourError(
+            f"perturb {_name(perturb)} reordered the rows of X (same index labels, another "
+            "order); rows are compared by position, so keep them in place (edit values only, "
+            "or put the rows back with .loc[X.index])."
+        )
 
 
 def _outputs(model: Any, X: Any, method: str) -> np.ndarray[Any, Any]:
@@ -252,10 +273,24 @@ def _column(out: np.ndarray[Any, Any], output: int | None,
     elif out.ndim != 1:
         raise BehaviourError(f"{method} returned a {out.ndim}-D output; directional checks need "
                              "one number per row.")
+    if out.dtype.kind == "O":
+        out = _object_numbers(out, method)
     if out.dtype.kind not in "biuf":
         raise BehaviourError(f"{method} returns {out.dtype} values; directional checks need "
                              "numbers (use predict_proba or decision_function for classifiers).")
     return np.asarray(out, dtype=np.float64)
+
+
+def _object_numbers(out: np.ndarray[Any, Any], method: str) -> np.ndarray[Any, Any]:
+    """Object values that are all real numbers or missing (pandas nullable Int64/Float64 give
+    these) as floats, missing as NaN; anything else as it was."""
+    import pandas as pd
+
+    missing = np.asarray(pd.isna(out), dtype=bool)
+    if not all(isinstance(v, numbers.Real) for v in out[~missing]):
+        return out
+    values = np.where(missing, np.nan, out)
+    return values.astype(np.float64)
 
 
 def _row_change(a: np.ndarray[Any, Any],
@@ -271,7 +306,28 @@ def _row_change(a: np.ndarray[Any, Any],
         d = np.where(both_nan, 0.0, np.where(np.isnan(d), np.inf, d))
         out: np.ndarray[Any, np.dtype[np.float64]] = d.max(axis=1)
         return out
-    return np.asarray((a2 != b2).any(axis=1), dtype=np.float64)
+    if a2.dtype.kind in "US" and a2.dtype.kind == b2.dtype.kind:
+        return np.asarray((a2 != b2).any(axis=1), dtype=np.float64)
+    # Labels held as Python objects (pandas string, category and object columns give these): a
+    # missing label (None, NaN, pd.NA) equals another missing one, as NaN == NaN for numbers.
+    import pandas as pd
+
+    a_missing = np.asarray(pd.isna(a2), dtype=bool)
+    b_missing = np.asarray(pd.isna(b2), dtype=bool)
+    differs = a_missing != b_missing
+    both = ~(a_missing | b_missing)
+    try:
+        differs[both] = np.asarray(a2[both] != b2[both], dtype=bool)
+    except (TypeError, ValueError):  # labels that are themselves arrays, or do not compare
+        differs[both] = np.frompyfunc(_differ, 2, 1)(a2[both], b2[both]).astype(bool)
+    return np.asarray(differs.any(axis=1), dtype=np.float64)
+
+
+def _differ(a: Any, b: Any) -> bool:
+    try:
+        return not bool(np.all(a == b))
+    except (TypeError, ValueError):  # values that cannot be compared are not the same answer
+        return True
 
 
 def _expand(mask: np.ndarray[Any, Any], ndim: int) -> np.ndarray[Any, Any]:
@@ -317,8 +373,11 @@ def _worst_rows(violated: np.ndarray[Any, Any], score: np.ndarray[Any, Any],
     order = idx[np.argsort(-score[idx], kind="stable")][:_SHOW_ROWS]
     labels = list(X.index[order]) if isinstance(X, (pd.DataFrame, pd.Series)) else list(order)
 
-    def show(v: np.ndarray[Any, Any]) -> Any:
-        return v.tolist() if v.ndim else v.item()
+    def show(v: Any) -> Any:
+        # numpy values become Python ones; a label held as a Python object stays as it is.
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        return v.item() if isinstance(v, np.generic) else v
 
     return pd.DataFrame({
         "row": labels,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,7 +30,13 @@ from pytest_mlgate.markers import (
     merge_specs,
     spec_from_marker,
 )
-from pytest_mlgate.seeds import test_seed
+from pytest_mlgate.seeds import (
+    GlobalState,
+    global_state,
+    restore_global_state,
+    seed_globals,
+    test_seed,
+)
 from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 
 if TYPE_CHECKING:
@@ -51,6 +57,7 @@ DESELECTED_KEY = pytest.StashKey[dict[str, int]]()  # gate -> gated tests desele
 SPEC_KEY = pytest.StashKey[GateSpec]()
 RECORD_KEY = pytest.StashKey["TestRecord"]()
 ITEM_SEED_KEY = pytest.StashKey[int]()
+SETUP_STATE_KEY = pytest.StashKey[GlobalState]()
 
 PERF_GROUP = "mlgate-performance"
 T = TypeVar("T")
@@ -123,7 +130,10 @@ def pytest_configure(config: pytest.Config) -> None:
             except MlgateError as exc:
                 raise pytest.UsageError(f"pytest-mlgate: {exc}") from None
     if settings.gate_mode or settings.seed is not None:
-        config.pluginmanager.register(FixtureSeeds(seed), "mlgate-fixture-seeds")
+        seeder = SeederAfterOthers if _randomly_reseeds(config) else Seeder
+        config.pluginmanager.register(seeder(seed), "mlgate-seeder")
+    if config.pluginmanager.hasplugin("rerunfailures"):
+        config.pluginmanager.register(RerunReports(), "mlgate-rerun-reports")
     if workerinput is not None and (settings.gate_mode or settings.report or settings.markdown):
         from pytest_mlgate.xdist import WorkerReports
 
@@ -137,15 +147,35 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     settings = config.stash[SETTINGS_KEY]
     seed = config.stash[SEED_KEY]
+    randomly = _randomly_line(config, seed, settings.gate_mode or settings.seed is not None)
     if not settings.gate_mode:
-        return [f"mlgate: seed {seed} (gate mode off; --mlgate turns it on)"]
-    parts = [f"mlgate: gate mode on, seed {seed} (--mlgate-seed {seed} repeats it)"]
+        return [f"mlgate: seed {seed} (gate mode off; --mlgate turns it on)", *randomly]
+    parts = [f"mlgate: gate mode on, seed {seed} (--mlgate-seed {seed} repeats it)", *randomly]
     parts.append(f"mlgate: required gates {', '.join(settings.required_gates) or 'none'}; "
                  f"baseline {_rel(config, settings.baseline)}"
                  + (" (update)" if settings.update_baseline else ""))
     if settings.deliver:
         parts.append(f"mlgate: deliver to {_rel(config, settings.registry)}")
     return parts
+
+
+def _randomly_reseeds(config: pytest.Config) -> bool:
+    """pytest-randomly is active and reseeds the global random state in every test's hooks."""
+    pm = config.pluginmanager
+    return (pm.hasplugin("randomly") or pm.hasplugin("pytest_randomly")) \
+        and bool(config.getoption("randomly_reset_seed", False))
+
+
+def _randomly_line(config: pytest.Config, seed: int, seeding: bool) -> list[str]:
+    """Who seeds what, when pytest-randomly reseeds every test too (docs/seeds.md)."""
+    if not _randomly_reseeds(config):
+        return []
+    theirs = f"--randomly-seed={config.getoption('randomly_seed', '?')}"
+    if seeding:
+        return [f"mlgate: pytest-randomly reseeds every test ({theirs}); gated tests and tests using "
+                f"the mlgate fixture are seeded from the mlgate seed {seed} after it"]
+    return [f"mlgate: pytest-randomly seeds every test ({theirs}); --mlgate or --mlgate-seed seeds "
+            f"gated tests and tests using the mlgate fixture from the mlgate seed instead"]
 
 
 def _rel(config: pytest.Config, path: Path) -> str:
@@ -280,59 +310,116 @@ def _item_seed(item: pytest.Item) -> int:
 
 
 def _record_for(item: pytest.Item) -> TestRecord:
+    """The record of the test's current attempt. A record whose attempt ended (the test body
+    finished, or the fixture was torn down) while the test is set up or run again was left by an
+    earlier attempt (pytest-rerunfailures): only the final attempt counts, so it is discarded
+    with everything it added and a fresh one is made."""
     record = _stashed(item, RECORD_KEY)
-    if record is None:
-        from pytest_mlgate.recorder import TestRecord
+    if record is None or record.ended:
+        from pytest_mlgate.recorder import TestRecord, discard_record
 
+        services = item.config.stash[SERVICES_KEY]
+        if record is not None:
+            discard_record(record, item, services)
         record = TestRecord(nodeid=_test_id(item), spec=_stashed(item, SPEC_KEY))
         record.seed = _item_seed(item)
         item.stash[RECORD_KEY] = record
-        item.config.stash[SERVICES_KEY].records[item.nodeid] = record
+        services.records[item.nodeid] = record
     return record
 
 
-def _seed_globals(seed: int) -> None:
-    random.seed(seed)
-    np = sys.modules.get("numpy")
-    if np is not None:
-        np.random.seed(seed)
+class RerunReports:
+    """With pytest-rerunfailures: the reports of an attempt that is run again (outcome "rerun",
+    and that attempt's teardown) carry none of its ``mlgate.*`` user properties, so a JUnit file
+    holds the metrics of the final attempt only."""
+
+    def __init__(self) -> None:
+        self._superseded: set[str] = set()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        nodeid = report.nodeid
+        if str(report.outcome) == "rerun":  # pytest-rerunfailures sets it; pytest does not know it
+            self._superseded.add(nodeid)
+        elif nodeid not in self._superseded:
+            return
+        if report.when != "setup" and report.when != "call":
+            self._superseded.discard(nodeid)
+        report.user_properties = [p for p in report.user_properties if not str(p[0]).startswith("mlgate.")]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Only tests that can decide a gate (gated, or using the fixture, whose metrics meet the
-    # baseline) must repeat exactly. Any other test is left alone and costs nothing
-    # (pytest-randomly seeds those, for whoever wants it). Wider fixtures: see FixtureSeeds.
-    if _stashed(item, SPEC_KEY) is None and "mlgate" not in getattr(item, "fixturenames", ()):
-        return
-    settings = item.config.stash[SETTINGS_KEY]
-    if settings.gate_mode or settings.seed is not None:
-        _seed_globals(_item_seed(item))
+def _seeds_test(item: pytest.Item) -> bool:
+    """Only tests that can decide a gate (gated, or using the fixture, whose metrics meet the
+    baseline) must repeat exactly; any other test is left alone and costs nothing."""
+    return _stashed(item, SPEC_KEY) is not None or "mlgate" in getattr(item, "fixturenames", ())
 
 
-class FixtureSeeds:
-    """Seeds a fixture wider than one test (class, module, package or session scope) from the
-    session seed and the fixture's name, then gives the test back its own random state: such a
-    fixture is the same whichever test sets it up first, and the test's randomness does not
-    depend on whether it was that test. Registered in gate mode or with --mlgate-seed."""
+class Seeder:
+    """Seeds the global random state (docs/seeds.md); registered in gate mode or with
+    --mlgate-seed.
+
+    A test that can decide a gate is seeded with its own seed when its setup starts; its
+    fixtures and then its body go on from there. A fixture wider than one test is seeded from
+    the session seed and its own name, then the test gets its own state back: such a fixture is
+    the same whichever test sets it up first.
+    """
 
     def __init__(self, session_seed: int) -> None:
         self.session_seed = session_seed
+        self._pending: int | None = None  # a test's seed, until its first fixture is set up
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if _seeds_test(item):
+            seed_globals(_item_seed(item))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: Any) -> Any:
+        if self._pending is not None:
+            seed_globals(self._pending)
+            self._pending = None
         if fixturedef.scope == "function":
             return (yield)
-        np = sys.modules.get("numpy")
-        saved = random.getstate()
-        saved_np = np.random.get_state() if np is not None else None
-        _seed_globals(test_seed(self.session_seed, f"fixture {fixturedef.baseid}::{fixturedef.argname}"))
+        saved = global_state()
+        seed_globals(test_seed(self.session_seed, f"fixture {fixturedef.baseid}::{fixturedef.argname}"))
         try:
             return (yield)
         finally:
-            random.setstate(saved)
-            if np is not None:
-                np.random.set_state(saved_np)
+            restore_global_state(saved)
+
+
+class SeederAfterOthers(Seeder):
+    """The Seeder when another plugin reseeds every test in its own setup and call hooks
+    (pytest-randomly): the test is seeded again just before its first fixture is set up, and its
+    body gets back the state its fixtures left, after every plugin's call hook has run. Its
+    random numbers are the same as without that plugin. (Registered only then: it costs two
+    more seedings and a save and restore of the random state per test.)"""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Any:  # type: ignore[override]
+        if not _seeds_test(item):
+            return (yield)
+        seed = _item_seed(item)
+        seed_globals(seed)
+        self._pending = seed
+        try:
+            result = yield
+        finally:
+            if self._pending is not None:  # no fixture was set up after the other setup hooks
+                seed_globals(seed)
+                self._pending = None
+        if isinstance(item, pytest.Function):
+            item.stash[SETUP_STATE_KEY] = global_state()
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Any:
+        # Called inside pytest_runtest_call, after every plugin's own call hook has run.
+        state = _stashed(pyfuncitem, SETUP_STATE_KEY)
+        if state is not None:
+            del pyfuncitem.stash[SETUP_STATE_KEY]
+            restore_global_state(state)
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -342,12 +429,14 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         result = yield
     except BaseException:
         record = _stashed(item, RECORD_KEY)
-        if record is not None:
+        if record is not None and not record.ended:
             _finish(item, record)
         raise
     record = _stashed(item, RECORD_KEY)
-    if record is None and spec is not None and spec.thresholds:
+    if (record is None or record.ended) and spec is not None and spec.thresholds:
         record = _record_for(item)
+    elif record is not None and record.ended:  # an earlier attempt's; this one recorded nothing
+        record = None
     if record is not None:
         failures = _finish(item, record)
         if failures:
@@ -360,6 +449,7 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
 
     settings = item.config.stash[SETTINGS_KEY]
     services = item.config.stash[SERVICES_KEY]
+    record.ended = True
     failures = finish_record(record, settings, services)
     if settings.update_baseline and record.samples:
         write_samples(record, services.staging_dir("samples"))
@@ -369,7 +459,7 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
 # -- fixtures -----------------------------------------------------------------------------------
 
 @pytest.fixture
-def mlgate(request: pytest.FixtureRequest) -> Mlgate:
+def mlgate(request: pytest.FixtureRequest) -> Iterator[Mlgate]:
     """pytest-mlgate's fixture: ``record``, ``evaluate``, ``benchmark``, ``candidate``, ...
 
     See docs/fixture.md.
@@ -379,7 +469,9 @@ def mlgate(request: pytest.FixtureRequest) -> Mlgate:
     config = request.config
     from pytest_mlgate.recorder import Mlgate
 
-    return Mlgate(item, _record_for(item), config.stash[SETTINGS_KEY], config.stash[SERVICES_KEY])
+    record = _record_for(item)
+    yield Mlgate(item, record, config.stash[SETTINGS_KEY], config.stash[SERVICES_KEY])
+    record.ended = True  # even when a later fixture failed and the body never ran
 
 
 class SessionHandle:

@@ -78,6 +78,11 @@ class TestRecord:
     seed: int | None = None
     # Failures found while the body ran that are reported when it ends (worst-slice verdicts).
     failures: list[str] = field(default_factory=list)
+    # What this attempt added to the item and the session, taken back if the test is run again
+    # (pytest-rerunfailures): its user properties and its candidates.
+    properties: list[tuple[str, Any]] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    ended: bool = False  # the attempt is over: its body finished, or the fixture was torn down
 
     @property
     def gate(self) -> str | None:
@@ -197,7 +202,9 @@ class Mlgate:
             self._record.samples[m.name] = samples
         if m.info.get("fingerprint"):
             self._record.fingerprints[m.name] = str(m.info["fingerprint"])
-        self._item.user_properties.append((f"mlgate.{m.name}", m.value))
+        prop = (f"mlgate.{m.name}", m.value)
+        self._item.user_properties.append(prop)
+        self._record.properties.append(prop)
         self._item.config.hook.pytest_mlgate_metric_recorded(item=self._item, measurement=m)
         return m
 
@@ -308,7 +315,9 @@ class Mlgate:
                   data: Mapping[str, Any] | None = None, card: Mapping[str, Any] | None = None) -> Any:
         """Name ``model`` as the model to deliver when every gate passes (see docs/delivery.md)."""
         __tracebackhide__ = True
-        return self._session.add_candidate(model, name=name, example=example, data=data, card=card)
+        staged = self._session.add_candidate(model, name=name, example=example, data=data, card=card)
+        self._record.candidates.append(self._session.candidates[-1])
+        return staged
 
     # -- data and behaviour ----------------------------------------------------------------
     def fingerprint(self, obj: Any, *, name: str | None = None) -> str:
@@ -488,6 +497,21 @@ def finish_record(record: TestRecord, settings: Settings, session: SessionServic
         results.append(r)
     record.results = results
     return failures
+
+
+def discard_record(record: TestRecord, item: pytest.Item, session: SessionServices) -> None:
+    """Take back everything an earlier attempt of a test left behind (its user properties, its
+    candidates, its staged samples), so that a rerun starts afresh and only the final attempt
+    counts."""
+    session.records.pop(item.nodeid, None)
+    if record.properties:
+        ours = {id(p) for p in record.properties}
+        item.user_properties[:] = [p for p in item.user_properties if id(p) not in ours]
+    if record.candidates:
+        ours = {id(c) for c in record.candidates}
+        session.candidates[:] = [c for c in session.candidates if id(c) not in ours]
+    if record.samples_file:
+        Path(record.samples_file).unlink(missing_ok=True)
 
 
 def write_samples(record: TestRecord, directory: Path) -> None:

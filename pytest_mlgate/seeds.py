@@ -1,4 +1,5 @@
-"""Seeds: one per session, one per test derived from it and the test's node id.
+"""Seeds: one per session, one per test derived from it and the test's node id, and the global
+random state (Python's ``random`` and numpy's legacy global state) they are put into.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
@@ -6,8 +7,14 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 from __future__ import annotations
 
 import hashlib
+import random
+import sys
+from typing import Any
 
-__all__ = ["test_seed"]
+__all__ = ["GlobalState", "global_state", "restore_global_state", "seed_globals", "test_seed"]
+
+# (random.getstate(), numpy.random.get_state() or None when numpy is not imported)
+GlobalState = tuple[Any, Any]
 
 
 def test_seed(session_seed: int, nodeid: str) -> int:
@@ -18,3 +25,24 @@ def test_seed(session_seed: int, nodeid: str) -> int:
 
 
 test_seed.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever its name
+
+
+def seed_globals(seed: int) -> None:
+    """Seed Python's ``random`` and, when numpy is imported, numpy's global random state."""
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed)
+
+
+def global_state() -> GlobalState:
+    np = sys.modules.get("numpy")
+    return random.getstate(), (np.random.get_state() if np is not None else None)
+
+
+def restore_global_state(state: GlobalState) -> None:
+    """Put back a state from ``global_state`` (numpy's too, if it was imported then)."""
+    random.setstate(state[0])
+    np = sys.modules.get("numpy")
+    if np is not None and state[1] is not None:
+        np.random.set_state(state[1])

@@ -32,15 +32,25 @@ REPORT_SCHEMA_VERSION = 1
 class TestEntry:
     """One test as the controller saw it. A plain class: one is made per gated test."""
 
-    __slots__ = ("duration_s", "gate", "message", "nodeid", "outcome", "record")
+    __slots__ = ("duration_s", "ended", "gate", "message", "nodeid", "outcome", "record", "reruns")
 
     def __init__(self, nodeid: str) -> None:
         self.nodeid = nodeid
         self.gate: str | None = None
+        self.reruns = 0
+        self._start()
+
+    def _start(self) -> None:
         self.outcome = "not_run"  # passed, failed, error, skipped, xfailed, xpassed, not_run
         self.duration_s = 0.0
         self.record: dict[str, Any] | None = None
         self.message = ""
+        self.ended = False  # its teardown (or crash) was reported
+
+    def rerun(self) -> None:
+        """The test is being run again (pytest-rerunfailures): only the final attempt counts."""
+        self.reruns += 1
+        self._start()
 
     def to_json(self) -> dict[str, Any]:
         record = self.record or {}
@@ -50,6 +60,7 @@ class TestEntry:
             "key": record.get("key", self.nodeid),
             "seed": record.get("seed"),
             "outcome": self.outcome,
+            "reruns": self.reruns,
             "duration_s": round(self.duration_s, 6),
             "message": self.message,
             "metrics": record.get("metrics", []),
@@ -115,9 +126,17 @@ class RunResult:
         """Whether any test of the run failed or errored, gated or not."""
         return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
 
-    def to_json(self, provenance: bool = True, metrics_only: bool = False) -> dict[str, Any]:
+    def to_json(self, provenance: bool = True, metrics_only: bool = False,
+                counted_only: bool = False) -> dict[str, Any]:
         """The JSON report's content; ``provenance=False`` leaves out git and machine info,
-        ``metrics_only=True`` the tests that recorded no metric (what the terminal shows)."""
+        ``metrics_only=True`` the tests that recorded no metric (what the terminal shows),
+        ``counted_only=True`` the metrics of tests that did not plainly pass (an artefact's)."""
+        tests = [t.to_json() for t in self.tests
+                 if (t.gate is not None and not metrics_only) or (t.record and t.record.get("metrics"))]
+        if counted_only:
+            for t in tests:
+                if t["outcome"] != "passed":
+                    t["metrics"] = []
         return {
             "schema": REPORT_SCHEMA,
             "schema_version": REPORT_SCHEMA_VERSION,
@@ -128,8 +147,7 @@ class RunResult:
                     "incomplete_reasons": list(self.incomplete_reasons)},
             "failures": list(self.failures),
             "gates": {g: r.to_json() for g, r in self.gates.items()},
-            "tests": [t.to_json() for t in self.tests
-                      if (t.gate is not None and not metrics_only) or (t.record and t.record.get("metrics"))],
+            "tests": tests,
             "baseline": dict(self.baseline),
             "delivery": self.delivery,
         }
@@ -180,7 +198,7 @@ class GateSession:
         data = report.__dict__.get("mlgate")
         if data is None and (entry is not None or nodeid in self._gated or nodeid in self._records):
             data = self.services.report_data(nodeid, when)
-        outcome = report.outcome
+        outcome: str = report.outcome
         if data is None and entry is None:
             # A test without a gate: only completeness (above) and failures matter. This runs for
             # every report of every test, so it does as little as it can.
@@ -189,11 +207,19 @@ class GateSession:
             return
         if entry is None:
             entry = self.tests[nodeid] = TestEntry(nodeid)
+        elif entry.ended and when == "setup":
+            entry.rerun()
+        if when != "setup" and when != "call":
+            entry.ended = True
         if data is not None:
             entry.gate = data.get("gate", entry.gate)
             if "metrics" in data:
                 entry.record = data
         entry.duration_s += report.duration or 0.0
+        if outcome == "rerun":
+            # pytest-rerunfailures: this attempt failed and the test runs again; should the run
+            # stop before it does, the failure stands.
+            outcome = "failed"
         if outcome == "failed":
             if when == "call":
                 entry.outcome = "failed"
@@ -207,7 +233,6 @@ class GateSession:
                 if not entry.message:
                     lr = report.longrepr
                     entry.message = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else ""
-        # "passed", or another plugin's outcome such as pytest-rerunfailures' "rerun".
         elif when == "call" and entry.outcome == "not_run":
             entry.outcome = "xpassed" if "wasxfail" in report.__dict__ else "passed"
 
@@ -302,13 +327,15 @@ class GateSession:
             if t.gate not in counts:
                 continue
             c = counts[t.gate]
-            if t.outcome in ("passed", "xpassed"):
+            # An xfail marker says the test is not trusted: an xfailed or (non-strict) xpassed
+            # test is no evidence either way. A strict xpass is reported as failed by pytest.
+            if t.outcome == "passed":
                 c["passed"] += 1
             elif t.outcome == "failed":
                 c["failed"] += 1
             elif t.outcome == "error":
                 c["errored"] += 1
-            elif t.outcome in ("skipped", "xfailed"):
+            elif t.outcome in ("skipped", "xfailed", "xpassed"):
                 c["skipped"] += 1
         gates: dict[str, GateResult] = {}
         failures: list[str] = []
@@ -478,6 +505,8 @@ def update_baseline(config: pytest.Config, result: RunResult, services: Any) -> 
     entries: list[BaselineEntry] = []
     samples: dict[tuple[str, str], Mapping[str, Any]] = {}
     for t in result.tests:
+        if t.outcome != "passed":  # skipped, xfailed, xpassed: what it measured is no reference
+            continue
         rec = t.record or {}
         key = rec.get("key", t.nodeid)
         staged = read_samples(rec["samples_file"]) if rec.get("samples_file") else {}
@@ -533,7 +562,7 @@ def deliver(config: pytest.Config, settings: Settings, result: RunResult,
     from pytest_mlgate.errors import MlgateError
 
     artifacts: list[dict[str, Any]] = []
-    run_report = result.to_json()
+    run_report = result.to_json(counted_only=True)
     try:
         targets = [
             # "{python}" is the interpreter running pytest, so a deploy script sees the same packages.

@@ -11,6 +11,22 @@ import pytest
 
 MODES = ("plain", "xdist")
 
+# Third-party plugins installed with the test extra that a scenario must turn on to meet: each
+# costs ~0.05 s of import per pytest process, and pytest-randomly would reorder and reseed every
+# scenario. tests/plugin/test_interplay.py turns them on with ``-p NAME`` where it tests them.
+OTHER_PLUGINS = ("randomly", "rerunfailures", "pytest_cov", "timeout", "benchmark")
+
+
+@pytest.fixture(autouse=True)
+def _scenario_environment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
+        monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(f"-p no:{name}" for name in OTHER_PLUGINS))
+        # When this suite runs under pytest-xdist, a "plain" scenario must not look like a worker
+        # (pytest-benchmark, for one, switches itself off on seeing PYTEST_XDIST_WORKER).
+        for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+            monkeypatch.delenv(name, raising=False)
+
 
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
@@ -23,7 +39,7 @@ def run(pytester: pytest.Pytester, mode: str) -> Callable[..., pytest.RunResult]
 
     def _run(*args: str) -> pytest.RunResult:
         # hypothesis's pytest plugin costs ~1 s of import per process; these scenarios don't use it.
-        extra = ["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest"]
+        extra = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
         if mode == "xdist":
             extra += ["-n", "2"]
         return pytester.runpytest_subprocess(*args, *extra)

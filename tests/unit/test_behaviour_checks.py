@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.compose import make_column_transformer
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.multioutput import MultiOutputClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from pytest_mlgate.behaviour import (
     check_deterministic,
@@ -134,3 +141,134 @@ def test_misuse_raises_clear_errors(cancer) -> None:  # type: ignore[no-untyped-
     # apply() gives one leaf index per tree: the check cannot guess which column to watch
     with pytest.raises(BehaviourError, match=r"returns 25 columns; choose .* output="):
         check_directional(model, X, lambda f: f, "increase", method="apply")
+
+
+# -- models that predict strings, on frames with categorical columns ----------------------------
+
+def _survey_frame() -> tuple[pd.DataFrame, np.ndarray[Any, Any]]:
+    """Iris as a survey: two string-valued columns (a category and an object column), rows
+    labelled r0..r149, and the species as string labels."""
+    data = load_iris(as_frame=True)
+    X = data.data.copy()
+    X["size"] = pd.cut(X["petal length (cm)"], 3, labels=["small", "medium", "large"])
+    X["colour"] = np.where(X["sepal width (cm)"] > 3, "blue", "red").astype(object)
+    X.index = pd.Index([f"r{i}" for i in range(len(X))])
+    return X, np.asarray(data.target_names, dtype=object)[data.target]
+
+
+def _survey_model() -> Pipeline:
+    encode = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["size", "colour"]),
+                                     remainder="passthrough")
+    return make_pipeline(encode, LogisticRegression(max_iter=2000))
+
+
+LABELS = {
+    "object array": lambda y: y,
+    "str array": lambda y: y.astype(str),
+    "list": lambda y: list(y),
+    "object series": lambda y: pd.Series(y, dtype=object),
+    "string series": lambda y: pd.Series(y, dtype="string"),
+    "category series": lambda y: pd.Series(y, dtype="category"),
+}
+
+
+def _shrink_petals(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(**{"petal length (cm)": frame["petal length (cm)"] * 0.7})
+
+
+@pytest.mark.parametrize("labels", list(LABELS))
+def test_invariance_on_a_model_predicting_strings(labels: str) -> None:
+    X, y = _survey_frame()
+    model = _survey_model().fit(X, LABELS[labels](y))
+    before, after = model.predict(X), model.predict(_shrink_petals(X))
+    changed = np.flatnonzero(np.asarray(before != after))
+    assert 5 < len(changed) < len(X), "the perturbation must change some predictions, not all"
+
+    r = check_invariant(model, X, _shrink_petals)
+    assert not r.passed and r.n_violations == len(changed)
+    rows = r.worst_rows
+    assert set(rows["row"]) <= {X.index[i] for i in changed}
+    for label, b, a in zip(rows["row"], rows["before"], rows["after"], strict=True):
+        i = X.index.get_loc(label)
+        assert (b, a) == (str(before[i]), str(after[i])) and b != a
+    assert str(rows["before"].iloc[0]) in r.message and rows["row"].iloc[0] in r.message
+
+    assert check_invariant(model, X, lambda f: f, max_rate=0.05).passed
+
+
+def test_determinism_of_a_model_drawing_string_labels() -> None:
+    X, y = _survey_frame()
+    coin = DummyClassifier(strategy="uniform", random_state=None).fit(X, pd.Series(y, dtype="string"))
+    r = check_deterministic(coin, X, repeats=3)
+    assert not r.passed and r.n_violations > 50
+    assert set(r.worst_rows["before"]) <= {"setosa", "versicolor", "virginica"}
+    fixed = DummyClassifier(strategy="most_frequent").fit(X, y)
+    assert check_deterministic(fixed, X).passed
+
+
+def test_invariance_of_a_multi_output_model_with_string_labels() -> None:
+    X, species = _survey_frame()
+    long = np.where(X["sepal length (cm)"] > 5.8, "long", "short").astype(object)
+    model = make_pipeline(_survey_model()[0], MultiOutputClassifier(LogisticRegression(max_iter=2000)))
+    model.fit(X, np.column_stack([species, long]))
+    before, after = model.predict(X), model.predict(_shrink_petals(X))
+    changed = (before != after).any(axis=1)
+    r = check_invariant(model, X, _shrink_petals)
+    assert r.n_violations == int(changed.sum()) > 0
+    first = r.worst_rows.iloc[0]
+    i = X.index.get_loc(first["row"])
+    assert first["before"] == list(before[i]) and first["after"] == list(after[i])
+
+
+class _Rules:
+    """A rules model as teams write them: pandas in, pandas out, missing where it cannot say."""
+
+    def __init__(self, dtype: str) -> None:
+        self.dtype = dtype
+
+    def predict(self, X: pd.DataFrame) -> pd.Series:
+        length = X["petal length (cm)"]
+        if self.dtype == "string":
+            out = pd.Series(np.where(length > 4.5, "big", "small"), index=X.index, dtype="string")
+        else:
+            out = pd.Series(length * 2, index=X.index, dtype="Float64")
+        out[X["colour"] == "blue"] = pd.NA  # no opinion on blue flowers
+        return out
+
+
+def test_missing_predictions_equal_themselves_and_never_pass_a_direction() -> None:
+    X, _ = _survey_frame()
+    blue = int((X["colour"] == "blue").sum())
+    assert 0 < blue < len(X)
+    assert check_deterministic(_Rules("string"), X).passed, "<NA> twice is the same answer"
+    r = check_invariant(_Rules("string"), X, _shrink_petals)
+    big = X["petal length (cm)"] > 4.5
+    flips = int((big & (X["petal length (cm)"] * 0.7 <= 4.5) & (X["colour"] != "blue")).sum())
+    assert r.n_violations == flips > 0
+
+    longer = check_directional(_Rules("float"), X, lambda f: f.assign(**{"petal length (cm)": f["petal length (cm)"] + 1}),
+                               "increase")
+    assert longer.n_violations == blue, "a row with no prediction did not increase"
+    assert longer.worst_rows["row"].iloc[0] in set(X.index[X["colour"] == "blue"])
+
+
+def test_directional_checks_on_string_labels_say_what_to_use() -> None:
+    X, y = _survey_frame()
+    model = _survey_model().fit(X, y)
+    with pytest.raises(BehaviourError, match="directional checks need numbers"):
+        check_directional(model, X, _shrink_petals, "increase")
+    virginica = list(model.classes_).index("virginica")
+    r = check_directional(model, X, lambda f: f.assign(**{"petal length (cm)": f["petal length (cm)"] * 1.2}),
+                          "non_decreasing", method="predict_proba", output=virginica, max_rate=0.05)
+    assert r.passed, r.message
+
+
+def test_perturbations_must_keep_rows_in_place() -> None:
+    X, y = _survey_frame()
+    model = _survey_model().fit(X, y)
+    with pytest.raises(BehaviourError, match="reordered the rows of X"):
+        check_invariant(model, X, lambda f: f.sample(frac=1.0, random_state=0))
+    # Rebuilt with a fresh index the rows are still in place: compared by position, shown by label.
+    rebuilt = check_invariant(model, X, lambda f: _shrink_petals(f).reset_index(drop=True))
+    assert rebuilt.n_violations == check_invariant(model, X, _shrink_petals).n_violations
+    assert set(rebuilt.worst_rows["row"]) <= set(X.index)
