@@ -316,7 +316,8 @@ class Mlgate:
         """Name ``model`` as the model to deliver when every gate passes (see docs/delivery.md)."""
         __tracebackhide__ = True
         staged = self._session.add_candidate(model, name=name, example=example, data=data, card=card)
-        self._record.candidates.append(self._session.candidates[-1])
+        if staged is not None:  # None outside gate mode: nothing was staged
+            self._record.candidates.append(self._session.candidates[-1])
         return staged
 
     # -- data and behaviour ----------------------------------------------------------------
