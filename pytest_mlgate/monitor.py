@@ -6,7 +6,6 @@ The monitoring job after deployment: exit 1 when the data drifted, 0 when not, 2
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,36 +44,56 @@ def register(subparsers: Any) -> None:
 
 
 def load_profile(ref: str, registry: str | None = None) -> Any:
-    """The reference Profile for ``ref``: a profile.json file, an artefact directory (verified
-    first), or a registry reference resolved in ``registry``."""
-    from pytest_mlgate.data import Profile
+    """The reference Profile for ``ref``: a profile.json file or a directory holding one (both
+    must look like paths: ``./profile.json``), an artefact directory, or a registry reference
+    (``name``, ``name@alias``, ``name@version``) resolved in ``registry``. An artefact is
+    verified (files and pinned id) and the profile is read from the very bytes verified."""
+    from pytest_mlgate.delivery.registry import locate_ref, looks_like_path, open_verified
+    from pytest_mlgate.delivery.verify import read_manifest
 
     path = Path(ref)
-    if path.is_file():
-        return _read_profile(path, Profile)
-    if path.is_dir() and not (path / "manifest.json").is_file():
+    if looks_like_path(ref) and path.is_file():
+        return _parse_profile(path, _read_bytes(path))
+    if looks_like_path(ref) and path.is_dir() and not (path / "manifest.json").is_file():
         if (path / PROFILE_FILE).is_file():
-            return _read_profile(path / PROFILE_FILE, Profile)
+            return _parse_profile(path / PROFILE_FILE, _read_bytes(path / PROFILE_FILE))
         raise DriftError(f"{ref!r} is a directory with neither manifest.json nor {PROFILE_FILE}; "
                          "pass an artefact directory, a registry reference or a profile.json.")
-    from pytest_mlgate.delivery.registry import resolve_ref
-    from pytest_mlgate.delivery.verify import verify_artifact
-
-    artefact = resolve_ref(ref, registry)
-    manifest = verify_artifact(artefact)
-    if PROFILE_FILE not in manifest.get("files", {}):
-        raise DriftError(f"artefact {str(artefact)!r} has no {PROFILE_FILE}: it was delivered "
+    located = locate_ref(ref, registry)
+    if PROFILE_FILE not in read_manifest(located.path)["files"]:
+        raise DriftError(f"artefact {str(located.path)!r} has no {PROFILE_FILE}: it was delivered "
                          "without a training set. Pass data={'train': X_train} to "
                          "mlgate.candidate(...) so the reference profile is stored.")
-    return _read_profile(artefact / PROFILE_FILE, Profile)
+    verified = open_verified(located, read=[PROFILE_FILE])
+    return _parse_profile(located.path / PROFILE_FILE, verified.files[PROFILE_FILE])
 
 
-def _read_profile(path: Path, cls: Any) -> Any:
+def _read_bytes(path: Path) -> bytes:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DriftError(f"cannot read the profile {str(path)!r}: {exc}") from exc
-    return cls.from_json(doc)
+        return path.read_bytes()
+    except OSError as exc:
+        raise DriftError(f"cannot read the profile {str(path)!r}: {exc.strerror or exc}") from exc
+
+
+def _parse_profile(path: Path, data: bytes) -> Any:
+    """A Profile from the bytes of ``path``; DriftError naming the file for anything else."""
+    from pytest_mlgate.data import Profile
+    from pytest_mlgate.delivery.verify import loads_strict
+
+    fix = ("write it with pytest_mlgate.profile(frame).to_json(), or re-publish the artefact with "
+           "data={'train': X_train}")
+    try:
+        doc = loads_strict(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        why = str(exc)[:200] if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise DriftError(f"the profile {str(path)!r} is not valid JSON ({why}); {fix}.") from None
+    try:
+        return Profile.from_json(doc)
+    except MlgateError as exc:
+        raise DriftError(f"the profile {str(path)!r} is not usable: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise DriftError(f"the profile {str(path)!r} is malformed ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); {fix}.") from None
 
 
 def read_table(path: str) -> Any:
