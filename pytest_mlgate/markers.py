@@ -109,6 +109,13 @@ class GateSpec(NamedTuple):
         return None
 
 
+def _finite(x: float) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer beyond any float, such as 10**400
+        return False
+
+
 def parse_threshold(test: str, metric: str, raw: Any) -> Threshold:
     """Parse ``">= 0.9"``, ``"<=20"`` or a bare number into a Threshold, or raise MarkerError."""
     where = f"{test}: threshold {metric}={raw!r}"
@@ -118,7 +125,7 @@ def parse_threshold(test: str, metric: str, raw: Any) -> Threshold:
             f"{metric}=\">= 0.9\" or a bare number"
         )
     if isinstance(raw, (int, float)):
-        op, number = None, float(raw)
+        op, number = None, float(raw) if _finite(raw) else math.inf
     else:
         m = _THRESHOLD_RE.match(raw)
         if m is None or not m.group("num"):
@@ -167,7 +174,7 @@ def _number_map(test: str, gate: str, keyword: str, raw: Any, *, allow_scalar: b
     for name, value in items:
         if not isinstance(name, str):
             raise MarkerError(f"{where}: metric names must be strings, got {name!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value < 0:
             raise MarkerError(
                 f"{where}: {keyword} for {name!r} must be a finite number >= 0, got {value!r}"
             )

@@ -78,7 +78,7 @@ def _read_bytes(path: Path) -> bytes:
 def _parse_profile(path: Path, data: bytes) -> Any:
     """A Profile from the bytes of ``path``; DriftError naming the file for anything else."""
     from pytest_mlgate.data import Profile
-    from pytest_mlgate.delivery.verify import loads_strict
+    from pytest_mlgate.strict_json import loads as loads_strict
 
     fix = ("write it with pytest_mlgate.profile(frame).to_json(), or re-publish the artefact with "
            "data={'train': X_train}")

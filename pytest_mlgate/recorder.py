@@ -116,7 +116,10 @@ def check_metric_value(name: Any, value: Any) -> float:
     # Strings, bytes, complex numbers and timedeltas are refused, not silently converted.
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind in ("i", "u", "f") or (kind is None and isinstance(value, numbers.Real)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf if value > 0 else -math.inf
     else:
         raise MetricValueError(
             f"metric {name!r}: {value!r} ({type(value).__name__}) is not a real number"

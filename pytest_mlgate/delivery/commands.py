@@ -221,7 +221,7 @@ def _text(x: Any, missing: str = "?") -> str:
 
 def _run(located: Located, verified: Any) -> dict[str, Any]:
     """The verified run report, parsed; VerificationError when it is not a JSON object."""
-    from pytest_mlgate.delivery.verify import loads_strict
+    from pytest_mlgate.strict_json import loads as loads_strict
 
     data = verified.files.get(RUN_FILE)
     if data is None:

@@ -48,14 +48,9 @@ from pytest_mlgate.delivery.artifact import (
 )
 from pytest_mlgate.delivery.signing import SIGNATURE_FILE, sign_manifest
 from pytest_mlgate.delivery.staging import PROFILE_FILE, StagedCandidate
-from pytest_mlgate.delivery.verify import (
-    ID_PATTERN,
-    Pin,
-    VerifiedArtifact,
-    loads_strict,
-    open_artifact,
-)
+from pytest_mlgate.delivery.verify import ID_PATTERN, Pin, VerifiedArtifact, open_artifact
 from pytest_mlgate.errors import ArtifactError, RegistryError, VerificationError
+from pytest_mlgate.strict_json import loads as loads_strict
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -380,7 +375,7 @@ def _parse_alias_file(path: Path) -> AliasRecord:
     if len(raw) > _MAX_ALIAS_BYTES:
         raise ValueError("it is far larger than an alias record")
     try:
-        record = loads_strict(raw.decode("utf-8"))
+        record = loads_strict(raw)
     except RecursionError:
         raise ValueError("it is nested too deeply to be an alias record") from None
     if not isinstance(record, dict):
@@ -425,7 +420,7 @@ def read_history(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         if not line.strip():
             continue
         try:
-            event = loads_strict(line.decode("utf-8"))
+            event = loads_strict(line)
         except (UnicodeDecodeError, ValueError, RecursionError):
             event = None
         if _event_ok(event):

@@ -9,8 +9,6 @@ file is read a second time after it was verified (a file swapped in between is n
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -28,6 +26,8 @@ from pytest_mlgate.delivery.artifact import (
 )
 from pytest_mlgate.delivery.signing import SIGNATURE_FILE, check_signature, signature_key_id
 from pytest_mlgate.errors import VerificationError
+from pytest_mlgate.strict_json import loads as loads_strict
+from pytest_mlgate.strict_json import why as parse_failure
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -187,31 +187,13 @@ def _signature_bytes(root: Path) -> bytes | None:
         return None
 
 
-def loads_strict(data: bytes | str) -> Any:
-    """JSON as the plugin writes it: no NaN or Infinity, no number too large for a float.
-    ValueError (or RecursionError for absurd nesting) otherwise."""
-    return json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is too large for a number")
-    return value
-
-
 def parse_manifest(root: Path, raw: bytes) -> dict[str, Any]:
     """The manifest in ``raw``, checked field by field; VerificationError naming the fault."""
     try:
-        manifest = loads_strict(raw.decode("utf-8"))
+        manifest = loads_strict(raw)
     except (ValueError, RecursionError) as exc:
-        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        raise VerificationError(f"{root}: file {MANIFEST!r} is not valid JSON ({why}); "
-                                f"{_FIX}.") from None
+        raise VerificationError(f"{root}: file {MANIFEST!r} is not valid JSON "
+                                f"({parse_failure(exc)}); {_FIX}.") from None
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
         raise VerificationError(f"{root}: file {MANIFEST!r} is not a pytest-mlgate manifest "
                                 f"(expected \"schema\": \"{SCHEMA}\"); {_FIX}.")
