@@ -193,16 +193,47 @@ def _next_path(side: Path) -> Path:
     return side.with_name(f".{side.name}.next")
 
 
+class _Mismatch(Exception):
+    """The side file is not the one the JSON names (yet: a writer may be mid-update)."""
+
+
 def load_baseline(path: str | os.PathLike[str]) -> Baseline | None:
     """Read a baseline file; None when it does not exist.
 
     Raises BaselineError for unreadable or corrupt JSON, fields of the wrong type, a wrong or
     future schema version, or a side file whose SHA-256 differs from the one recorded or whose
-    content is not the arrays the JSON names.
+    content is not the arrays the JSON names. A writer updating the pair meanwhile is waited
+    out (the pair is read again, a few times).
     """
     p = Path(path)
-    if not p.exists():
-        return None
+    for _ in range(_READ_ATTEMPTS):
+        if not p.exists():
+            return None
+        data = _read_json(p)
+        side_info = data.get("samples_file") or None
+        if side_info is None:
+            return Baseline(p, data, None, None)
+        if not isinstance(side_info, dict) or not isinstance(side_info.get("name"), str) \
+                or not _SIDE_NAME.match(side_info["name"]) \
+                or not isinstance(side_info.get("sha256"), str):
+            raise BaselineError(f"baseline {p}: 'samples_file' must name a file next to it and "
+                                f"its sha256, got {side_info!r:.120}; {_FIX}")
+        side = p.with_name(side_info["name"])
+        try:
+            arrays = _read_side(p, side, side_info["sha256"])
+        except _Mismatch as exc:
+            mismatch = str(exc)
+            time.sleep(0.01)
+            continue
+        return Baseline(p, data, side, arrays)
+    raise BaselineError(mismatch)
+
+
+_READ_ATTEMPTS = 5
+_SIDE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,200}\Z")
+
+
+def _read_json(p: Path) -> dict[str, Any]:
     try:
         data = strict_json.loads(p.read_bytes())
     except OSError as exc:
@@ -224,28 +255,17 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline | None:
             f"schema {version}); this version reads schema {SCHEMA_VERSION}: upgrade pytest-mlgate "
             f"(pip install -U pytest-mlgate)"
         )
-    side_info = data.get("samples_file") or None
-    side: Path | None = None
-    arrays: dict[str, NDArray[Any]] | None = None
-    if side_info is not None:
-        if not isinstance(side_info, dict) or not isinstance(side_info.get("name"), str) \
-                or not _SIDE_NAME.match(side_info["name"]) \
-                or not isinstance(side_info.get("sha256"), str):
-            raise BaselineError(f"baseline {p}: 'samples_file' must name a file next to it and "
-                                f"its sha256, got {side_info!r:.120}; {_FIX}")
-        side = p.with_name(side_info["name"])
-        arrays = _read_side(p, side, side_info["sha256"])
-    return Baseline(p, data, side, arrays)
-
-
-_SIDE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,200}\Z")
+    return data
 
 
 def _read_side(p: Path, side: Path, sha: str) -> dict[str, NDArray[Any]] | None:
     """The arrays of the side file whose SHA-256 is ``sha``, decoded from the bytes hashed. A
-    writer killed after committing the JSON leaves the new side file at ``_next_path``."""
+    writer leaves the new side file at ``_next_path`` until the JSON naming it is in place, so
+    that name is tried too (and the side file again, in case the writer just renamed it)."""
     data: bytes | None = None
-    for candidate in (side, _next_path(side)):
+    found = False
+    actual = ""
+    for candidate in (side, _next_path(side), side):
         try:
             raw = candidate.read_bytes()
         except FileNotFoundError:
@@ -253,17 +273,18 @@ def _read_side(p: Path, side: Path, sha: str) -> dict[str, NDArray[Any]] | None:
         except OSError as exc:
             raise BaselineError(f"baseline side file {candidate} cannot be read "
                                 f"({exc.strerror or exc}); {_FIX}") from exc
-        actual = hashlib.sha256(raw).hexdigest()
-        if actual == sha:
+        found = True
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest == sha:
             data, side = raw, candidate
             break
         if candidate == side:
-            mismatch = actual
+            actual = digest
     if data is None:
-        if not side.exists():
+        if not found:
             return None
-        raise BaselineError(
-            f"baseline side file {side} does not match {p} (sha256 {mismatch[:12]} != "
+        raise _Mismatch(
+            f"baseline side file {side} does not match {p} (sha256 {actual[:12]} != "
             f"recorded {sha[:12]}): the two were not written together; {_FIX}"
         )
     try:
