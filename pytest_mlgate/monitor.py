@@ -48,15 +48,21 @@ def load_profile(ref: str, registry: str | None = None) -> Any:
     must look like paths: ``./profile.json``), an artefact directory, or a registry reference
     (``name``, ``name@alias``, ``name@version``) resolved in ``registry``. An artefact is
     verified (files and pinned id) and the profile is read from the very bytes verified."""
+    return _load_reference(ref, registry)[0]
+
+
+def _load_reference(ref: str, registry: str | None) -> tuple[Any, Path]:
+    """The profile and the file it was read from."""
     from pytest_mlgate.delivery.registry import locate_ref, looks_like_path, open_verified
     from pytest_mlgate.delivery.verify import read_manifest
 
     path = Path(ref)
     if looks_like_path(ref) and path.is_file():
-        return _parse_profile(path, _read_bytes(path))
+        return _parse_profile(path, _read_bytes(path)), path
     if looks_like_path(ref) and path.is_dir() and not (path / "manifest.json").is_file():
         if (path / PROFILE_FILE).is_file():
-            return _parse_profile(path / PROFILE_FILE, _read_bytes(path / PROFILE_FILE))
+            return _parse_profile(path / PROFILE_FILE, _read_bytes(path / PROFILE_FILE)), \
+                path / PROFILE_FILE
         raise DriftError(f"{ref!r} is a directory with neither manifest.json nor {PROFILE_FILE}; "
                          "pass an artefact directory, a registry reference or a profile.json.")
     located = locate_ref(ref, registry)
@@ -65,7 +71,8 @@ def load_profile(ref: str, registry: str | None = None) -> Any:
                          "without a training set. Pass data={'train': X_train} to "
                          "mlgate.candidate(...) so the reference profile is stored.")
     verified = open_verified(located, read=[PROFILE_FILE])
-    return _parse_profile(located.path / PROFILE_FILE, verified.files[PROFILE_FILE])
+    source = located.path / PROFILE_FILE
+    return _parse_profile(source, verified.files[PROFILE_FILE]), source
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -125,13 +132,16 @@ def run(args: argparse.Namespace) -> int:
     """Run ``mlgate drift``; returns the exit status."""
     from pytest_mlgate.stats.drift import check_drift
 
-    prof = load_profile(args.reference, args.registry)
+    prof, source = _load_reference(args.reference, args.registry)
     current = read_table(args.data)
     kwargs: dict[str, Any] = {}
     for key in ("alpha", "numeric_threshold", "categorical_threshold"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
-    result = check_drift(prof, current, columns=args.columns, **kwargs)
+    try:
+        result = check_drift(prof, current, columns=args.columns, **kwargs)
+    except MlgateError as exc:
+        raise DriftError(f"comparing {args.data} with the reference {source}: {exc}") from None
     if args.json_out:
         from pytest_mlgate.atomic import write_json
 
