@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
@@ -35,8 +35,12 @@ from pytest_mlgate.errors import MlgateError
 
 from ..faults.harness import scratch_root
 
-from hypothesis import Phase
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_N", "120")), deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False,
+# Every example is real registry work (publishing, loading): shrinking a failure would take
+# minutes, so the examples are drawn deterministically and a failure is reported as drawn (the
+# labelled draws show the file's bytes). MLGATE_FUZZ_EXAMPLES=1500 runs a longer search.
+FUZZ = settings(max_examples=int(os.environ.get("MLGATE_FUZZ_EXAMPLES", "120")), deadline=None,
+                derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
+                report_multiple_bugs=False,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 X, Y = load_iris(return_X_y=True, as_frame=True)
 RUN: dict[str, Any] = {
