@@ -206,6 +206,10 @@ def _pin_for_path(path: Path) -> Pin | None:
     real = path.resolve()
     if not VERSION.match(real.name) or not (real.parent / HISTORY).is_file():
         return None
+    try:
+        validate_name(real.parent.name)
+    except ArtifactError:
+        return None  # not a model directory of a registry
     state = LocalRegistry(real.parent.parent).state(real.parent.name)
     return state.pin(int(real.name))
 
@@ -897,9 +901,9 @@ class LocalRegistry:
             self._recover_all(base)
         except OSError as exc:
             raise RegistryError(f"the registry {self.root} holds an operation of a process that "
-                                f"died, and finishing or undoing it failed: {exc}. Nothing was "
-                                "changed; check the disk has space and the registry is "
-                                "writable, then try again.") from exc
+                                f"died, and finishing or undoing it failed: {exc}. Nothing else "
+                                "was done (nothing was published or moved); check the disk has "
+                                "space and the registry is writable, then try again.") from exc
 
     def _recover_all(self, base: Path) -> None:
         for entry in sorted(os.scandir(base), key=lambda e: e.name):
