@@ -67,7 +67,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_allow_pickle", None, "bool", False, "allow joblib/pickle serialization of candidates"),
     Option("mlgate_deploy", None, "lines", [], "deploy commands, one per line (JSON argv list or shell-like words; no shell)"),
     Option("mlgate_deploy_timeout", None, "float", 600.0, "seconds a deploy command may run"),
-    Option("mlgate_aliases", None, "lines", [], "registry aliases to move to a delivered version once its deploy succeeded (latest always follows the newest)"),
+    Option("mlgate_aliases", None, "lines", [], "registry aliases to move to a delivered version (besides latest)"),
     Option("mlgate_signing_key", None, "str", None,
            "Ed25519 private key that signs delivered artefacts: a PEM file path, or env:VARIABLE (never the key itself)"),
     Option("mlgate_drift_alpha", None, "float", None, "significance level of drift tests"),
