@@ -137,7 +137,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print()
         print(render(["metric", "value", "interval", "verdict"],
                      [[k, fmt(m["value"]), fmt_interval(m["low"], m["high"]),
-                       _text(m.get("verdict"))] for k, m in metrics.items()]))
+                       _text(m.get("verdict"), "-")] for k, m in metrics.items()]))
     return 0
 
 
