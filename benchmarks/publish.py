@@ -1,8 +1,11 @@
-"""Publishing a ~100 MB model vs writing those bytes (with fsync) and sha256-hashing them.
+"""Publishing a ~100 MB model vs writing those bytes (with fsync) and sha256-hashing them;
+loading it back vs reading and sha256-hashing them.
 
 The reference is the floor for any durable, verified copy: write + fsync + sha256 of the same
 number of bytes. Publish = LocalRegistry.publish of an already staged candidate (hard link or
 copy, fsync, manifest, verify + load + predict on the example before the rename, re-verify after).
+Load = pytest_mlgate.load of the published version by reference (pinned id, every hash, skops);
+its reference is read + sha256 of the model file.
 Staging (skops serialization, done by the test that names the candidate) is reported separately.
 Medians of several repetitions, measured in the same run. Goal: publish <= 2x reference.
 
@@ -25,6 +28,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import pytest_mlgate
 from pytest_mlgate.delivery import LocalRegistry, stage_candidate
 from pytest_mlgate.provenance import git_info
 
@@ -39,6 +43,12 @@ def reference(data: bytes, path: Path) -> float:
     elapsed = time.perf_counter() - t
     path.unlink()
     return elapsed
+
+
+def read_reference(path: Path) -> float:
+    t = time.perf_counter()
+    hashlib.sha256(path.read_bytes()).hexdigest()
+    return time.perf_counter() - t
 
 
 def main() -> int:
@@ -59,7 +69,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         root = Path(tmp)
-        stage_t, publish_t, ref_t = [], [], []
+        stage_t, publish_t, ref_t, load_t, read_t = [], [], [], [], []
         reg = LocalRegistry(root / "reg")
         size = 0
         # What the plugin passes: the run report, with git info computed once at session start.
@@ -75,6 +85,10 @@ def main() -> int:
             data = staged.model_path.read_bytes()
             ref_t.append(reference(data, root / f"ref-{i}.bin"))
             del data
+            t = time.perf_counter()
+            pytest_mlgate.load(f"knn@{pub.version}", registry=reg.root)
+            load_t.append(time.perf_counter() - t)
+            read_t.append(read_reference(pub.path / pub.manifest["model"]["file"]))
             # Keep the disk from filling: drop this version and its staging copy.
             import shutil
 
@@ -88,6 +102,10 @@ def main() -> int:
     print(f"reference (write + fsync + sha256): {ref * 1e3:8.1f} ms")
     print(f"publish (staged -> registry)      : {pub_m * 1e3:8.1f} ms   "
           f"ratio {pub_m / ref:.2f}x (goal <= 2.00x)")
+    load_m, read_m = statistics.median(load_t), statistics.median(read_t)
+    print(f"read + sha256 of the model file   : {read_m * 1e3:8.1f} ms")
+    print(f"load (verify + skops, by ref)     : {load_m * 1e3:8.1f} ms   "
+          f"ratio {load_m / read_m:.2f}x (informative)")
     print(f"stage (skops serialize + check)   : {stage_m * 1e3:8.1f} ms   "
           f"ratio {stage_m / ref:.2f}x (informative)")
     print(f"stage + publish                   : {(stage_m + pub_m) * 1e3:8.1f} ms   "

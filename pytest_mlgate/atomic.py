@@ -1,6 +1,13 @@
-"""Atomic file writes: temp file on the same filesystem, fsync, rename, fsync the directory.
+"""Durable file writes, and the one seam every write, fsync and rename of the plugin goes through.
 
-A reader sees the old file or the new one, never half of either, even if the writer is killed.
+A file someone relies on is replaced atomically: temp file on the same filesystem, fsync, rename,
+fsync the directory. A reader sees the old file or the new one, never half of either, even if
+the writer is killed.
+
+Every ``write``, ``fsync`` and ``rename`` that the registry, staging, the baseline and the reports
+make is a call on ``OPS`` (a ``FileOps``). That is the seam the fault-injection tests use: they
+replace ``OPS`` with a subclass that fails (ENOSPC, EACCES, EIO) or kills the process at a chosen
+call, and check that nothing is left half-done. Nothing else in the package knows about faults.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
@@ -8,46 +15,156 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+StrPath = str | os.PathLike[str]
+
+# fsync of a directory is not supported everywhere; these mean "not supported", not "failed".
+_DIR_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF, errno.EISDIR}
 
 
-def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Flush a directory entry (a rename or a new file) to disk; a no-op where unsupported."""
+class FileOps:
+    """The primitive file operations. ``path`` names the file for messages and for a test that
+    wants to fail one particular call."""
+
+    def write(self, fd: int, data: memoryview, path: str) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int, path: str) -> None:
+        os.fsync(fd)
+
+    def rename(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+
+OPS = FileOps()
+
+
+def write_all(fd: int, data: bytes | bytearray | memoryview, path: StrPath) -> None:
+    """Write every byte of ``data`` to ``fd`` (os.write may write less than asked)."""
+    view = memoryview(data).cast("B")
+    name = os.fspath(path)
+    while view:
+        n = OPS.write(fd, view, name)
+        view = view[n:]
+
+
+def fsync(fd: int, path: StrPath) -> None:
+    OPS.fsync(fd, os.fspath(path))
+
+
+def rename(src: StrPath, dst: StrPath) -> None:
+    """Rename ``src`` to ``dst`` in one step (replacing a file ``dst``)."""
+    OPS.rename(os.fspath(src), os.fspath(dst))
+
+
+def fsync_dir(path: StrPath) -> None:
+    """Flush a directory entry (a rename or a new file) to disk. Where directories cannot be
+    opened or fsynced (Windows, some network filesystems) this is a no-op; a real I/O error
+    (EIO, ENOSPC) is raised."""
     try:
         fd = os.open(os.fspath(path), os.O_RDONLY)
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        fsync(fd, path)
+    except OSError as exc:
+        if exc.errno not in _DIR_FSYNC_UNSUPPORTED:
+            raise
     finally:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """Open a temp file next to ``path``; on success it replaces ``path`` atomically.
+def fsync_file(path: StrPath) -> None:
+    fd = os.open(os.fspath(path), os.O_RDONLY)
+    try:
+        fsync(fd, path)
+    finally:
+        os.close(fd)
 
-    On an exception the temp file is removed and ``path`` is left as it was.
-    """
+
+def create(path: StrPath, data: bytes, *, sync: bool = True, mode: int = 0o644) -> None:
+    """Create ``path`` (it must not exist) holding ``data``; fsync it unless ``sync`` is false
+    (the caller fsyncs it later, with others)."""
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        write_all(fd, data, path)
+        if sync:
+            fsync(fd, path)
+    finally:
+        os.close(fd)
+
+
+class UndoFailed(OSError):
+    """An append failed, and cutting the partial record off again failed too: whether the
+    record is in the file is not known."""
+
+
+def append_line(path: StrPath, line: bytes) -> None:
+    """Append one newline-terminated record to ``path`` and fsync it, or raise OSError with the
+    file as it was (UndoFailed when that could not be restored). A record torn by an earlier
+    crash (no newline at the end) is cut off first: it was never complete, and this one must
+    start on its own line. Callers serialize appends with a lock."""
+    fd = os.open(os.fspath(path), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.fstat(fd).st_size
+        if start and _byte_at(fd, start - 1) != b"\n":
+            start = _last_line_end(fd, start)
+            os.ftruncate(fd, start)
+        try:
+            write_all(fd, line, path)
+            fsync(fd, path)
+        except OSError as exc:
+            # A record written but not made durable must not count: cut it off again.
+            try:
+                os.ftruncate(fd, start)
+            except OSError as again:
+                raise UndoFailed(exc.errno, f"{exc.strerror or exc}; removing the partial "
+                                 f"record failed too: {again}", os.fspath(path)) from exc
+            raise
+    finally:
+        os.close(fd)
+
+
+def _last_line_end(fd: int, size: int) -> int:
+    """The offset just after the last newline in the first ``size`` bytes of ``fd`` (0: none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - (1 << 16))
+        os.lseek(fd, start, os.SEEK_SET)
+        chunk = os.read(fd, end - start)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            return start + i + 1
+        end = start
+    return 0
+
+
+def _byte_at(fd: int, offset: int) -> bytes:
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, 1)
+
+
+def replace(path: StrPath, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically: a temp file next to it, fsync, rename, fsync
+    the directory. On any error the temp file is removed and ``path`` is as it was."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    binary = "b" in mode
     try:
         # mkstemp creates 0600; give the file the mode an ordinary open() would (0666 & ~umask).
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, mode, encoding=None if binary else encoding) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        try:
+            write_all(fd, data, tmp)
+            fsync(fd, tmp)
+        finally:
+            os.close(fd)
+        rename(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -61,7 +178,7 @@ def _umask() -> int:
     return current
 
 
-def output_file_problem(path: str | os.PathLike[str], *, make_parents: bool) -> str | None:
+def output_file_problem(path: StrPath, *, make_parents: bool) -> str | None:
     """Why ``path`` cannot be written as a file, or None: it is a directory, a parent is a
     file, or (unless ``make_parents``, which lets the writer make them) its directory is
     missing. Checked before work whose result would then be lost."""
@@ -79,17 +196,15 @@ def output_file_problem(path: str | os.PathLike[str], *, make_parents: bool) -> 
     return None
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_open(path, "wb") as fh:
-        fh.write(data)
+def write_bytes(path: StrPath, data: bytes) -> None:
+    replace(path, data)
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    with atomic_open(path, "w") as fh:
-        fh.write(text)
+def write_text(path: StrPath, text: str) -> None:
+    replace(path, text.encode("utf-8"))
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+def write_json(path: StrPath, obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted JSON (reviewable in a diff) atomically."""
     text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_text(path, text)

@@ -6,8 +6,10 @@ The monitoring job after deployment: exit 1 when the data drifted, 0 when not, 2
 from __future__ import annotations
 
 import argparse
-import json
+import itertools
+import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,36 +47,114 @@ def register(subparsers: Any) -> None:
 
 
 def load_profile(ref: str, registry: str | None = None) -> Any:
-    """The reference Profile for ``ref``: a profile.json file, an artefact directory (verified
-    first), or a registry reference resolved in ``registry``."""
-    from pytest_mlgate.data import Profile
+    """The reference Profile for ``ref``: a profile.json file or a directory holding one (both
+    must look like paths: ``./profile.json``), an artefact directory, or a registry reference
+    (``name``, ``name@alias``, ``name@version``) resolved in ``registry``. An artefact is
+    verified (files and pinned id) and the profile is read from the very bytes verified."""
+    return _load_reference(ref, registry)[0]
+
+
+def _load_reference(ref: str, registry: str | None) -> tuple[Any, Path]:
+    """The profile and the file it was read from."""
+    from pytest_mlgate.delivery.registry import locate_ref, looks_like_path, open_verified
+    from pytest_mlgate.delivery.verify import read_manifest
 
     path = Path(ref)
-    if path.is_file():
-        return _read_profile(path, Profile)
-    if path.is_dir() and not (path / "manifest.json").is_file():
+    if looks_like_path(ref) and path.is_file():
+        return _parse_profile(path, _read_bytes(path)), path
+    if looks_like_path(ref) and path.is_dir() and not (path / "manifest.json").is_file():
         if (path / PROFILE_FILE).is_file():
-            return _read_profile(path / PROFILE_FILE, Profile)
+            return _parse_profile(path / PROFILE_FILE, _read_bytes(path / PROFILE_FILE)), \
+                path / PROFILE_FILE
         raise DriftError(f"{ref!r} is a directory with neither manifest.json nor {PROFILE_FILE}; "
                          "pass an artefact directory, a registry reference or a profile.json.")
-    from pytest_mlgate.delivery.registry import resolve_ref
-    from pytest_mlgate.delivery.verify import verify_artifact
-
-    artefact = resolve_ref(ref, registry)
-    manifest = verify_artifact(artefact)
-    if PROFILE_FILE not in manifest.get("files", {}):
-        raise DriftError(f"artefact {str(artefact)!r} has no {PROFILE_FILE}: it was delivered "
+    located = locate_ref(ref, registry)
+    if PROFILE_FILE not in read_manifest(located.path)["files"]:
+        raise DriftError(f"artefact {str(located.path)!r} has no {PROFILE_FILE}: it was delivered "
                          "without a training set. Pass data={'train': X_train} to "
                          "mlgate.candidate(...) so the reference profile is stored.")
-    return _read_profile(artefact / PROFILE_FILE, Profile)
+    verified = open_verified(located, read=[PROFILE_FILE])
+    source = located.path / PROFILE_FILE
+    return _parse_profile(source, verified.files[PROFILE_FILE]), source
 
 
-def _read_profile(path: Path, cls: Any) -> Any:
+def _read_bytes(path: Path) -> bytes:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DriftError(f"cannot read the profile {str(path)!r}: {exc}") from exc
-    return cls.from_json(doc)
+        return path.read_bytes()
+    except OSError as exc:
+        raise DriftError(f"cannot read the profile {str(path)!r}: {exc.strerror or exc}") from exc
+
+
+def _parse_profile(path: Path, data: bytes) -> Any:
+    """A Profile from the bytes of ``path``; DriftError naming the file for anything else."""
+    from pytest_mlgate.data import Profile
+    from pytest_mlgate.strict_json import loads as loads_strict
+
+    fix = ("write it with pytest_mlgate.profile(frame).to_json(), or re-publish the artefact with "
+           "data={'train': X_train}")
+    try:
+        doc = loads_strict(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        why = str(exc)[:200] if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise DriftError(f"the profile {str(path)!r} is not valid JSON ({why}); {fix}.") from None
+    try:
+        prof = Profile.from_json(doc)
+        _check_profile(prof)
+    except MlgateError as exc:
+        raise DriftError(f"the profile {str(path)!r} is not usable: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise DriftError(f"the profile {str(path)!r} is malformed ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); {fix}.") from None
+    return prof
+
+
+def _check_profile(prof: Any) -> None:
+    """ValueError unless ``prof`` is a profile ``pytest_mlgate.profile`` could have written: the
+    drift statistics rely on sorted knots, matching lengths and counts that add up."""
+
+    def increasing(xs: Sequence[float], strict: bool, what: str) -> None:
+        if any(math.isnan(x) for x in xs):
+            raise ValueError(f"{what} holds NaN")
+        if any(b < a or (strict and b == a) for a, b in itertools.pairwise(xs)):
+            raise ValueError(f"{what} is not sorted")
+
+    if prof.n_rows < 0:
+        raise ValueError("n_rows is negative")
+    names = [c.name for c in prof.columns]
+    if len(set(names)) != len(names):
+        raise ValueError("two columns have the same name")
+    for c in prof.columns:
+        where = f"column {c.name[:60]!r}"
+        if not 0 <= c.n_missing <= c.n:
+            raise ValueError(f"{where}: n_missing must lie between 0 and n")
+        if any(x < 0 for x in (*c.counts, *c.hist_counts)):
+            raise ValueError(f"{where}: a count is negative")
+        if c.kind == "categorical":
+            if len(c.categories) != len(c.counts) or len(set(c.categories)) != len(c.categories):
+                raise ValueError(f"{where}: categories and counts do not pair up")
+            continue
+        for name, x in (("mean", c.mean), ("std", c.std)):
+            if x is not None and not math.isfinite(x):
+                raise ValueError(f"{where}: {name} is not a finite number")
+        if c.std is not None and c.std < 0:
+            raise ValueError(f"{where}: std is negative")
+        if c.values:
+            if len(c.values) != len(c.counts) or sum(c.counts) <= 0:
+                raise ValueError(f"{where}: values and counts do not pair up")
+            increasing(c.values, True, f"{where}: values")
+        elif c.n > c.n_missing:
+            if not c.quantiles or len(c.quantiles) != len(c.levels):
+                raise ValueError(f"{where}: quantiles and levels do not pair up")
+            if not all(0.0 <= p <= 1.0 for p in c.levels):
+                raise ValueError(f"{where}: levels must lie in [0, 1]")
+            increasing(c.levels, True, f"{where}: levels")
+            increasing(c.quantiles, False, f"{where}: quantiles")
+        if c.hist_edges or c.hist_counts:
+            if len(c.hist_edges) != len(c.hist_counts) + 1:
+                raise ValueError(f"{where}: hist_edges and hist_counts do not pair up")
+            if not all(math.isfinite(e) for e in c.hist_edges):
+                raise ValueError(f"{where}: hist_edges are not finite")
+            increasing(c.hist_edges, False, f"{where}: hist_edges")
 
 
 def read_table(path: str) -> Any:
@@ -112,13 +192,16 @@ def run(args: argparse.Namespace) -> int:
         problem = output_file_problem(args.json_out, make_parents=False)
         if problem:
             raise ConfigError(f"--json {args.json_out}: {problem}")
-    prof = load_profile(args.reference, args.registry)
+    prof, source = _load_reference(args.reference, args.registry)
     current = read_table(args.data)
     kwargs: dict[str, Any] = {}
     for key in ("alpha", "numeric_threshold", "categorical_threshold"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
-    result = check_drift(prof, current, columns=args.columns, **kwargs)
+    try:
+        result = check_drift(prof, current, columns=args.columns, **kwargs)
+    except MlgateError as exc:
+        raise DriftError(f"comparing {args.data} with the reference {source}: {exc}") from None
     if args.json_out:
         from pytest_mlgate.atomic import write_json
 

@@ -101,6 +101,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-mlgate: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     workerinput = _worker_input(config)
+    if settings.gate_mode and config.inipath is None and workerinput is None:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(
+            f"pytest-mlgate: gate mode runs without a configuration file (none found from rootdir "
+            f"{config.rootpath}), so every mlgate_* ini setting is at its default. If the project "
+            "has one, a path given after an option moved the rootdir: write options with '=' "
+            "(--mlgate-registry=/abs/dir), or pass --rootdir or -c."), stacklevel=2)
     if workerinput is not None:
         seed = int(workerinput["mlgate_seed"])
         staging = Path(workerinput["mlgate_staging"]) if workerinput.get("mlgate_staging") else None

@@ -534,7 +534,8 @@ def update_baseline(config: pytest.Config, result: RunResult, services: Any) -> 
 
 def deliver(config: pytest.Config, settings: Settings, result: RunResult,
             candidates: list[dict[str, Any]]) -> dict[str, Any]:
-    """Publish every candidate and run the deploy targets, when (and only when) the run allows."""
+    """Publish every candidate, run the deploy steps, then move the requested aliases, when
+    (and only when) the run allows. See delivery/pipeline.py for the order."""
     why = []
     if not result.complete:
         why.append("the run was incomplete (" + "; ".join(result.incomplete_reasons) + ")")
@@ -544,6 +545,12 @@ def deliver(config: pytest.Config, settings: Settings, result: RunResult,
         why.append("some tests failed or errored")
     if why:
         return {"status": "skipped", "message": "nothing delivered: " + "; ".join(why), "artifacts": []}
+    if not any(g.passed for g in result.gates.values()):
+        return {"status": "failed", "artifacts": [],
+                "message": "nothing delivered: no gated test passed, so the model passed no gate "
+                           f"(required gates: {', '.join(settings.required_gates) or 'none'}). Mark "
+                           "the tests with a gate (@pytest.mark.validation, ...) and keep "
+                           "mlgate_required_gates non-empty"}
     if not candidates:
         return {"status": "failed", "artifacts": [],
                 "message": "nothing delivered: --mlgate-deliver was given but no test called "
@@ -556,33 +563,37 @@ def deliver(config: pytest.Config, settings: Settings, result: RunResult,
                     "message": f"nothing delivered: candidate {c['name']!r} was registered twice with "
                                f"different models; register one model per name"}
         by_name[c["name"]] = c
-    from pytest_mlgate.delivery.deploy import parse_deploy_targets, run_deploy_target
+    from pytest_mlgate.delivery.deploy import parse_deploy_targets
+    from pytest_mlgate.delivery.pipeline import DeployHook, deliver_candidate
     from pytest_mlgate.delivery.registry import LocalRegistry
+    from pytest_mlgate.delivery.signing import load_signing_key
     from pytest_mlgate.delivery.staging import StagedCandidate
     from pytest_mlgate.errors import MlgateError
 
     artifacts: list[dict[str, Any]] = []
     run_report = result.to_json(counted_only=True)
+    hooks: list[DeployHook] = []
+    if config.hook.pytest_mlgate_deploy.get_hookimpls():
+        hooks.append(("hook pytest_mlgate_deploy",
+                      lambda artifact: config.hook.pytest_mlgate_deploy(artifact=artifact, config=config)))
     try:
         targets = [
             # "{python}" is the interpreter running pytest, so a deploy script sees the same packages.
             dataclasses.replace(t, argv=tuple(sys.executable if a == "{python}" else a for a in t.argv))
             for t in parse_deploy_targets(settings.deploy, default_timeout=settings.deploy_timeout)
         ]
+        key = load_signing_key(settings.signing_key) if settings.signing_key else None
         registry = LocalRegistry(settings.registry)
         for c in by_name.values():
-            published = registry.publish(StagedCandidate.from_json(c), run_report, aliases=settings.aliases)
-            entry: dict[str, Any] = {"name": published.name, "version": published.version, "path": str(published.path),
-                     "artifact_id": published.artifact_id, "deploy": []}
+            entry, failure = deliver_candidate(registry, StagedCandidate.from_json(c), run_report,
+                                               targets=targets, hooks=hooks, aliases=settings.aliases,
+                                               signing_key=key)
             artifacts.append(entry)
-            for target in targets:
-                output = run_deploy_target(target, published)
-                entry["deploy"].append({"argv": list(target.argv), "output": output[-4000:]})
-            config.hook.pytest_mlgate_deploy(artifact=published, config=config)
+            if failure is not None:
+                return {"status": "failed", "artifacts": artifacts, "message": f"delivery failed: {failure}"}
     except MlgateError as exc:
-        return {"status": "failed", "artifacts": artifacts, "message": f"delivery failed: {exc}"}
-    except Exception as exc:  # a user's deploy hook raised
+        done = "; ".join(f"{a['name']} v{a['version']} was delivered" for a in artifacts)
         return {"status": "failed", "artifacts": artifacts,
-                "message": f"delivery failed: {type(exc).__name__}: {exc}"}
+                "message": f"delivery failed: {exc}" + (f" ({done})" if done else "")}
     names = ", ".join(f"{a['name']} v{a['version']}" for a in artifacts)
     return {"status": "delivered", "artifacts": artifacts, "message": f"published {names} to {settings.registry}"}

@@ -93,6 +93,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_deploy", None, "lines", [], "deploy commands, one per line (JSON argv list or shell-like words; no shell)"),
     Option("mlgate_deploy_timeout", None, "float", 600.0, "seconds a deploy command may run"),
     Option("mlgate_aliases", None, "lines", [], "registry aliases to move to a delivered version (besides latest)"),
+    Option("mlgate_signing_key", None, "str", None,
+           "Ed25519 private key that signs delivered artefacts: a PEM file path, or env:VARIABLE (never the key itself)",
+           shown="none: artefacts are not signed"),
     # None: check_drift's own defaults apply (docs/drift.md), kept with the drift statistics.
     Option("mlgate_drift_alpha", None, "float", None, "significance level of drift tests",
            shown=_DRIFT_DEFAULT),
@@ -137,6 +140,7 @@ class Settings(NamedTuple):
     deploy: tuple[str, ...]
     deploy_timeout: float
     aliases: tuple[str, ...]
+    signing_key: str | None
     drift_alpha: float | None
     drift_numeric_threshold: float | None
     drift_categorical_threshold: float | None
@@ -211,6 +215,10 @@ def resolve(
         elif raw is None or (isinstance(raw, str) and raw.strip() == ""):
             raw = opt.default
         values[opt.ini] = _convert(opt, raw, False, rootdir)
+    key = values["mlgate_signing_key"]
+    if key and not key.startswith("env:"):
+        path = Path(key).expanduser()
+        values["mlgate_signing_key"] = str(path if path.is_absolute() else rootdir / path)
     return _validate(values, from_cli)
 
 
@@ -299,7 +307,33 @@ def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:
     )
     settings = Settings(**fields)
     _check_paths(settings, from_cli)
+    _check_delivery(settings)
     if (settings.update_baseline or settings.deliver) and not settings.gate_mode:
         flag = "--mlgate-update-baseline" if settings.update_baseline else "--mlgate-deliver"
         raise ConfigError(f"{flag} needs gate mode: add --mlgate (or ini mlgate = true)")
     return settings
+
+
+def _check_delivery(settings: Settings) -> None:
+    """Deploy lines, aliases and the signing key are checked at start-up, not after the suite
+    ran. The delivery modules are imported only when these are set."""
+    if settings.deploy:
+        from pytest_mlgate.delivery.deploy import parse_deploy_targets
+
+        parse_deploy_targets(settings.deploy)
+    if settings.aliases:
+        from pytest_mlgate.delivery.artifact import validate_alias
+        from pytest_mlgate.errors import ArtifactError
+
+        for alias in settings.aliases:
+            if alias == "latest":
+                raise ConfigError("ini mlgate_aliases lists 'latest', which always follows the newest "
+                                  "published version by itself; list other aliases (such as staging)")
+            try:
+                validate_alias(alias)
+            except ArtifactError as exc:
+                raise ConfigError(f"ini mlgate_aliases: {exc}") from None
+    if settings.signing_key and settings.deliver:
+        from pytest_mlgate.delivery.signing import load_signing_key
+
+        load_signing_key(settings.signing_key)

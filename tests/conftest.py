@@ -1,0 +1,36 @@
+"""Suite-wide hooks: the fault-injection summary line (tests/faults)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+class FaultCoverage:
+    """Collects the ``fault_injections`` user property of tests/faults from the test reports
+    (so it works under pytest-xdist, whose controller sees only reports) and prints one line."""
+
+    def __init__(self) -> None:
+        self.covered: dict[str, tuple[int, int]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            for key, value in report.user_properties:
+                if key == "fault_injections":
+                    name, points, runs = value
+                    self.covered[str(name)] = (int(points), int(runs))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.covered:
+            return
+        points = sum(p for p, _ in self.covered.values())
+        runs = sum(r for _, r in self.covered.values())
+        parts = ", ".join(f"{name} {p}" for name, (p, _) in sorted(self.covered.items()))
+        terminalreporter.write_line(
+            f"fault injection: {points} injection points covered ({parts}); {runs} faulty runs "
+            "(SIGKILL, ENOSPC, EACCES and EIO at each point)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(FaultCoverage(), "mlgate-fault-coverage")

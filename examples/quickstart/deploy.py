@@ -13,8 +13,10 @@ import pytest_mlgate
 
 
 def main() -> None:
+    # expect_id: load exactly the artefact this deploy was started for, whatever is in the
+    # directory now (load checks every file's hash against the manifest, and the manifest's id).
     path = os.environ["MLGATE_ARTIFACT_PATH"]
-    model = pytest_mlgate.load(path)
+    model = pytest_mlgate.load(path, expect_id=os.environ["MLGATE_ARTIFACT_ID"])
     print(f"deployed {os.environ['MLGATE_ARTIFACT_NAME']} v{os.environ['MLGATE_ARTIFACT_VERSION']} "
           f"({os.environ['MLGATE_ARTIFACT_ID'][:19]}): {type(model).__name__} loaded and verified")
 

@@ -14,10 +14,12 @@ KNOWN_FIELDS: tuple[str, ...] = ("description", "intended_use", "limitations", "
 def metric_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One flat dict per recorded metric: test, gate, name, value, interval, threshold, change."""
     rows: list[dict[str, Any]] = []
-    for test in run.get("tests") or ():
+    tests = run.get("tests")
+    for test in tests if isinstance(tests, list) else ():
         if not isinstance(test, Mapping):
             continue
-        for m in test.get("metrics") or ():
+        metrics = test.get("metrics")
+        for m in metrics if isinstance(metrics, list) else ():
             if not isinstance(m, Mapping):
                 continue
             comp = m.get("comparison") if isinstance(m.get("comparison"), Mapping) else None

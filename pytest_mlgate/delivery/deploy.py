@@ -1,18 +1,25 @@
 """Deploy commands: run after a successful publish, without a shell, with the artefact in the
 environment (MLGATE_ARTIFACT_PATH, MLGATE_ARTIFACT_ID, MLGATE_ARTIFACT_NAME,
-MLGATE_ARTIFACT_VERSION)."""
+MLGATE_ARTIFACT_VERSION), each in a process group of its own that is ended as a whole when the
+command outlives its timeout."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate.delivery.registry import PublishedArtifact
 from pytest_mlgate.errors import ConfigError, DeployError
+
+if TYPE_CHECKING:
+    from pytest_mlgate.delivery.registry import PublishedArtifact
 
 OUTPUT_TAIL_CHARS = 4000  # enough of a failing command's output to see why
 
@@ -58,9 +65,14 @@ def parse_deploy_targets(lines: Sequence[str], *,
     return targets
 
 
+class DeployTimeout(DeployError):
+    """A deploy command outlived its timeout; its whole process group was killed."""
+
+
 def run_deploy_target(target: DeployTarget, artifact: PublishedArtifact) -> str:
     """Run ``target`` for ``artifact`` and return its combined stdout and stderr; DeployError
-    with the output when the command is missing, exits non-zero or outlives its timeout."""
+    with the output when the command is missing, exits non-zero or outlives its timeout
+    (DeployTimeout: then the command and every process it started are killed)."""
     env = dict(os.environ)
     env.update({
         "MLGATE_ARTIFACT_PATH": str(artifact.path.resolve()),
@@ -68,10 +80,14 @@ def run_deploy_target(target: DeployTarget, artifact: PublishedArtifact) -> str:
         "MLGATE_ARTIFACT_NAME": artifact.name,
         "MLGATE_ARTIFACT_VERSION": str(artifact.version),
     })
+    group: dict[str, Any] = {}
+    if sys.platform == "win32":  # pragma: no cover
+        group["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+    else:
+        group["start_new_session"] = True  # a process group of its own, ended as a whole
     try:
-        proc = subprocess.run(list(target.argv), env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=target.timeout, check=False)
+        proc = subprocess.Popen(list(target.argv), env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **group)
     except FileNotFoundError:
         raise DeployError(f"deploy command {target} failed: {target.argv[0]!r} was not found. "
                           "Check the ini mlgate_deploy line and that the program is on PATH; "
@@ -79,16 +95,32 @@ def run_deploy_target(target: DeployTarget, artifact: PublishedArtifact) -> str:
     except PermissionError as exc:
         raise DeployError(f"deploy command {target} cannot be run: {exc}. Make it executable; "
                           f"{artifact.ref} stays published.") from None
-    except subprocess.TimeoutExpired as exc:
-        out = _text(exc.output)
-        raise DeployError(f"deploy command {target} ran longer than {target.timeout:g} s and was "
-                          f"killed; raise mlgate_deploy_timeout if it needs longer. Output:\n"
-                          f"{_tail(out)}") from None
-    out = _text(proc.stdout)
+    try:
+        stdout, _ = proc.communicate(timeout=target.timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        stdout, _ = proc.communicate()
+        raise DeployTimeout(f"deploy command {target} ran longer than {target.timeout:g} s; it and "
+                            "every process it started were killed. Raise mlgate_deploy_timeout if "
+                            f"it needs longer. Output:\n{_tail(_text(stdout))}") from None
+    except BaseException:  # an interrupt: never leave a half-run deploy behind
+        _kill_group(proc)
+        proc.wait()
+        raise
+    out = _text(stdout)
     if proc.returncode != 0:
         raise DeployError(f"deploy command {target} exited with status {proc.returncode} for "
                           f"{artifact.ref}. Output:\n{_tail(out)}")
     return out
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the command and everything in its process group (its children and theirs)."""
+    if sys.platform == "win32":  # pragma: no cover
+        proc.kill()
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _text(data: bytes | str | None) -> str:

@@ -2,11 +2,20 @@
 
 ::
 
-    <root>/.lock                      held while a version number is taken or an alias moves
-    <root>/.staging/<token>/          an artefact being built; <token>.lock is held by its owner
-    <root>/<name>/<version>/          a published artefact (renamed in whole, never edited)
-    <root>/<name>/aliases/<alias>.json  {"version": N, ...}, replaced atomically
-    <root>/<name>/history.jsonl       append-only log of publishes and alias moves
+    <root>/.lock                        held while a version number is taken or an alias moves
+    <root>/.staging/<token>/            an artefact being built
+    <root>/.staging/<token>.lock        held (flock) by the operation that owns <token> while it
+                                        lives; holds the operation's journal while it commits
+    <root>/<name>/<version>/            a published artefact (renamed in whole, never edited)
+    <root>/<name>/aliases/<alias>.json  {"alias", "version", "artifact_id", "moved"}
+    <root>/<name>/history.jsonl         append-only log: publishes, alias moves, deploys
+
+Every change is one operation under the registry lock: it writes its journal (what it will
+append to the history and which alias files it will write), makes its changes, and commits by
+appending its first history line. The history pins each version's artefact id; alias records
+pin it too, and every consumer compares the artefact against the pin. An operation whose
+process dies is finished (committed) or undone (not committed) by the next operation, so a
+publish or promote happens completely or not at all.
 
 A version directory appears only through one ``rename`` of a complete, fsynced, verified staging
 directory, so a reader never sees a partial version, whatever happens to the publisher.
@@ -20,24 +29,34 @@ import functools
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate.atomic import fsync_dir, write_json
+from pytest_mlgate import atomic
 from pytest_mlgate.delivery.artifact import (
     MANIFEST,
+    NAME_RULE,
     build_manifest,
     validate_alias,
     validate_name,
 )
+from pytest_mlgate.delivery.signing import SIGNATURE_FILE, sign_manifest
 from pytest_mlgate.delivery.staging import PROFILE_FILE, StagedCandidate
-from pytest_mlgate.errors import ArtifactError, MlgateError, RegistryError, VerificationError
+from pytest_mlgate.delivery.verify import ID_PATTERN, Pin, VerifiedArtifact, open_artifact
+from pytest_mlgate.errors import ArtifactError, RegistryError, VerificationError
+from pytest_mlgate.strict_json import loads as loads_strict
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 try:
     import fcntl
@@ -51,8 +70,9 @@ ALIASES = "aliases"
 HISTORY = "history.jsonl"
 LATEST = "latest"
 LOCK_TIMEOUT_S = 600.0
-# Seconds to sleep between publish steps; only the crash-safety tests set it.
-STEP_DELAY_ENV = "MLGATE_TEST_PUBLISH_STEP_DELAY"
+VERSION = re.compile(r"[1-9][0-9]{0,17}\Z")  # ASCII digits, no leading zero, fits in 63 bits
+_MAX_ALIAS_BYTES = 1 << 16
+_MAX_JOURNAL_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -70,28 +90,128 @@ class PublishedArtifact:
         return f"{self.name}@{self.version}"
 
 
+@dataclass(frozen=True)
+class Located:
+    """Where a reference points, and the artefact id it must have (None: a path outside any
+    registry, which only an ``expect_id`` can pin)."""
+
+    path: Path
+    label: str
+    pin: Pin | None
+    name: str | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    alias: str
+    version: int
+    artifact_id: str | None  # None in alias files written before ids were pinned
+
+
+@dataclass
+class NameState:
+    """What the registry holds for one model name, read without the lock. ``problems`` are
+    damaged state files, each a message naming the file and the fix."""
+
+    name: str
+    dir: Path
+    versions: list[int]
+    pins: dict[int, str]
+    conflicts: dict[int, str]
+    aliases: dict[str, AliasRecord]
+    bad_aliases: dict[str, str]
+    events: list[dict[str, Any]]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def published(self) -> list[int]:
+        """Versions with a publish record (newest last): what ``latest`` chooses from."""
+        return [v for v in self.versions if v in self.pins]
+
+    def pin(self, version: int) -> Pin:
+        """The id the history pins for ``version``; RegistryError when there is none."""
+        history = self.dir / HISTORY
+        if version in self.conflicts:
+            raise RegistryError(f"{history} records two different artefact ids for {self.name} "
+                                f"version {version} ({self.conflicts[version]}): the history was "
+                                "edited. Restore it from a backup; until then the version is not "
+                                "loaded.")
+        if version not in self.pins:
+            damage = f" ({'; '.join(self.problems)})" if self.problems else ""
+            raise RegistryError(
+                f"{self.name} version {version} has no publish record in {history}, so the "
+                f"registry pins no artefact id for it{damage}: its publish did not complete, or "
+                "the history was damaged. Restore history.jsonl from a backup, or load the "
+                "directory by path with expect_id='sha256:...' if you know its id.")
+        return Pin(self.pins[version], f"the registry pinned for {self.name}@{version} "
+                                       f"(in {history})")
+
+
 def parse_ref(ref: str) -> tuple[str, str]:
-    """``"name"`` -> ``(name, "latest")``; ``"name@x"`` -> ``(name, x)``."""
+    """``"name"`` -> ``(name, "latest")``; ``"name@x"`` -> ``(name, x)``; RegistryError when
+    the name, version or alias is malformed."""
+    if not isinstance(ref, str):
+        raise RegistryError(f"a reference must be a string such as 'churn@production', got "
+                            f"{type(ref).__name__}.")
     name, _, which = ref.partition("@")
     try:
         validate_name(name)
+        if which and not VERSION.match(which) and which != LATEST:
+            validate_alias(which)
     except ArtifactError as exc:
         raise RegistryError(f"bad reference {ref!r}: {exc}") from None
     return name, which or LATEST
 
 
-def resolve_ref(ref: str | Path, registry: str | Path | None = None) -> Path:
-    """An artefact directory: ``ref`` itself when it is a path to one, else ``name``,
-    ``name@latest``, ``name@<alias>`` or ``name@<version>`` in ``registry``
-    (default ``.mlgate/registry``)."""
-    text = os.fspath(ref)
-    path = Path(text)
-    looks_like_path = isinstance(ref, Path) or "/" in text or os.sep in text or text in (".", "..")
-    if looks_like_path or (path.is_dir() and (path / MANIFEST).is_file()):
+def looks_like_path(ref: str | os.PathLike[str]) -> bool:
+    """Whether ``ref`` names a directory rather than a registry entry: a Path, or text with a
+    path separator, ``.``/``..``, or ``~``. A bare name always means the registry."""
+    if isinstance(ref, os.PathLike):
+        return True
+    text = str(ref)
+    seps = [s for s in ("/", os.sep, os.altsep) if s]
+    return any(s in text for s in seps) or text in (".", "..") or text.startswith("~")
+
+
+def locate_ref(ref: str | os.PathLike[str], registry: str | os.PathLike[str] | None = None) -> Located:
+    """Where ``ref`` points and the artefact id it must have. A path (see ``looks_like_path``)
+    is that directory; when it is a version inside a registry, that registry's pin applies. A
+    bare ``name``, ``name@alias`` or ``name@<version>`` is looked up in ``registry`` (default
+    ``.mlgate/registry``), never in the working directory."""
+    if looks_like_path(ref):
+        text = os.fspath(ref)
+        path = Path(text).expanduser()
         if not path.is_dir():
             raise RegistryError(f"artefact path {text!r} does not exist or is not a directory.")
-        return path
-    return LocalRegistry(registry if registry is not None else DEFAULT_REGISTRY).resolve(text)
+        return Located(path=path, label=text, pin=_pin_for_path(path))
+    text = str(ref)
+    try:
+        return LocalRegistry(registry if registry is not None else DEFAULT_REGISTRY).locate(text)
+    except RegistryError as exc:
+        name = text.partition("@")[0]
+        if name and Path(name).exists():
+            raise RegistryError(f"{exc} (A bare name always means the registry; to use the "
+                                f"directory {name!r} here, write ./{name}.)") from None
+        raise
+
+
+def resolve_ref(ref: str | os.PathLike[str], registry: str | os.PathLike[str] | None = None) -> Path:
+    """The artefact directory ``ref`` names (see ``locate_ref``)."""
+    return locate_ref(ref, registry).path
+
+
+def _pin_for_path(path: Path) -> Pin | None:
+    """The registry's pin when ``path`` is ``<registry>/<name>/<version>`` with a history."""
+    real = path.resolve()
+    if not VERSION.match(real.name) or not (real.parent / HISTORY).is_file():
+        return None
+    try:
+        validate_name(real.parent.name)
+    except ArtifactError:
+        return None  # not a model directory of a registry
+    state = LocalRegistry(real.parent.parent).state(real.parent.name)
+    return state.pin(int(real.name))
 
 
 def _now() -> str:
@@ -115,24 +235,10 @@ def _json_bytes(obj: Any) -> bytes:
     return (json.dumps(_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
-def _write_new(path: Path, data: bytes, written: list[Path] | None = None) -> None:
-    """Create ``path`` (it must not exist) and write it; fsync now, or later when the caller
-    collects it in ``written``."""
-    with open(path, "xb") as fh:
-        fh.write(data)
-        if written is None:
-            fh.flush()
-            os.fsync(fh.fileno())
-    if written is not None:
-        written.append(path)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_new(path: Path, data: bytes, written: list[Path]) -> None:
+    """Create ``path`` (it must not exist) holding ``data``; the caller fsyncs ``written``."""
+    atomic.create(path, data, sync=False)
+    written.append(path)
 
 
 def _place(src: Path, dst: Path) -> bool:
@@ -141,10 +247,14 @@ def _place(src: Path, dst: Path) -> bool:
     try:
         os.link(src, dst)
     except OSError:
-        with open(src, "rb") as fin, open(dst, "xb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-            fout.flush()
-            os.fsync(fout.fileno())
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with open(src, "rb") as fin:
+                while chunk := fin.read(1 << 20):
+                    atomic.write_all(fd, chunk, dst)
+            atomic.fsync(fd, dst)
+        finally:
+            os.close(fd)
         return False
     return True
 
@@ -155,12 +265,6 @@ def _environment() -> dict[str, Any]:
     from pytest_mlgate.provenance import environment_info
 
     return environment_info(all_distributions=True)
-
-
-def _step(label: str) -> None:
-    delay = os.environ.get(STEP_DELAY_ENV)
-    if delay:
-        time.sleep(float(delay))
 
 
 def _check_in_place(path: Path, manifest: Mapping[str, Any]) -> None:
@@ -174,17 +278,22 @@ def _check_in_place(path: Path, manifest: Mapping[str, Any]) -> None:
             raise VerificationError(f"{path}: file {rel!r} changed size after publishing.")
 
 
-class _StagingArea:
-    """A fresh directory under ``<root>/.staging`` whose owner holds ``<token>.lock`` while alive,
-    so a later publisher can tell leftovers of killed publishers from work in progress."""
+class _Operation:
+    """A fresh token under ``<root>/.staging`` whose owner holds ``<token>.lock`` while alive, so
+    others can tell leftovers of killed operations from work in progress. ``dir`` is the
+    staging directory of a publish; ``journal`` records, in the lock file, what a committing
+    operation is about to do, for the next operation to finish or undo if this one dies."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, make_dir: bool = True) -> None:
         self.base = base
+        self.make_dir = make_dir
         self.fd = -1
+        self.token = ""
         self.lock_path = base
         self.dir = base
+        self.keep_journal = False
 
-    def __enter__(self) -> Path:
+    def __enter__(self) -> _Operation:
         for _ in range(10):
             token = uuid.uuid4().hex
             lock_path = self.base / f"{token}.lock"
@@ -197,40 +306,58 @@ class _StagingArea:
             except FileNotFoundError:
                 same = False
             if same:
-                self.fd, self.lock_path, self.dir = fd, lock_path, self.base / token
-                self.dir.mkdir()
-                return self.dir
+                self.fd, self.token, self.lock_path = fd, token, lock_path
+                self.dir = self.base / token
+                if self.make_dir:
+                    self.dir.mkdir()
+                return self
             os.close(fd)
         raise RegistryError(f"could not create a staging directory in {self.base}")
 
+    def journal(self, record: Mapping[str, Any]) -> None:
+        """Write the journal. No fsync: it must survive the process, which the page cache does;
+        after a power loss without it, an uncommitted version stays unpinned, never trusted."""
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        atomic.write_all(self.fd, json.dumps(record, sort_keys=True).encode(), self.lock_path)
+
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            os.unlink(self.lock_path)
+        if not self.keep_journal:
+            with contextlib.suppress(OSError):
+                os.unlink(self.lock_path)
         os.close(self.fd)
 
 
+def _claim(lock_path: str) -> int | None:
+    """An fd holding the lock of a dead owner's ``<token>.lock``; None while its owner lives."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
 def reap_staging(base: Path) -> list[str]:
-    """Remove staging directories whose owner is gone (its lock is free); return their names."""
+    """Remove staging directories whose owner is gone (its lock is free) and that left no
+    journal (those are for ``_recover``, under the registry lock); return their names."""
     if fcntl is None or not base.is_dir():
         return []
     removed: list[str] = []
     for entry in os.scandir(base):
         if entry.name.endswith(".lock"):
-            try:
-                fd = os.open(entry.path, os.O_RDWR)
-            except OSError:
+            fd = _claim(entry.path)
+            if fd is None:
                 continue
             try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    continue  # its owner is alive
-                try:
-                    same = os.stat(entry.path).st_ino == os.fstat(fd).st_ino
-                except FileNotFoundError:
-                    same = False
-                if same:
+                if os.fstat(fd).st_size == 0:
                     token = entry.name[: -len(".lock")]
                     shutil.rmtree(base / token, ignore_errors=True)
                     os.unlink(entry.path)
@@ -245,89 +372,221 @@ def reap_staging(base: Path) -> list[str]:
     return removed
 
 
+def _parse_alias_file(path: Path) -> AliasRecord:
+    """One alias record; ValueError saying what is wrong."""
+    with open(path, "rb") as fh:
+        raw = fh.read(_MAX_ALIAS_BYTES + 1)
+    if len(raw) > _MAX_ALIAS_BYTES:
+        raise ValueError("it is far larger than an alias record")
+    try:
+        record = loads_strict(raw)
+    except RecursionError:
+        raise ValueError("it is nested too deeply to be an alias record") from None
+    if not isinstance(record, dict):
+        raise ValueError("it is not a JSON object")
+    version = record.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not VERSION.match(str(version)):
+        raise ValueError(f"its version {str(version)[:40]!r} is not a version number")
+    aid = record.get("artifact_id")
+    if aid is not None and not (isinstance(aid, str) and ID_PATTERN.match(aid)):
+        raise ValueError(f"its artifact_id {str(aid)[:80]!r} is not a sha256 id")
+    return AliasRecord(alias=path.stem, version=version, artifact_id=aid)
+
+
+def _event_ok(event: Any) -> bool:
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        return False
+    version = event.get("version")
+    if "version" in event and (not isinstance(version, int) or isinstance(version, bool)
+                               or not VERSION.match(str(version))):
+        return False
+    aid = event.get("artifact_id")
+    if event["event"] == "publish":
+        return "version" in event and isinstance(aid, str) and bool(ID_PATTERN.match(aid))
+    if event["event"] == "alias":
+        return "version" in event and isinstance(event.get("alias"), str)
+    return True
+
+
+def read_history(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The events of a history file and, as messages, the lines that are damaged. A torn last
+    line (a writer killed mid-append) is skipped silently; it never blocks anything."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return [], []
+    except OSError as exc:
+        return [], [f"{path} cannot be read ({exc.strerror or exc})"]
+    lines = raw.split(b"\n")
+    events: list[dict[str, Any]] = []
+    bad: list[int] = []
+    for number, line in enumerate(lines[:-1], 1):  # lines[-1] is "" or a torn line
+        if not line.strip():
+            continue
+        try:
+            event = loads_strict(line)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            event = None
+        if _event_ok(event):
+            events.append(event)
+        else:
+            bad.append(number)
+    problems = []
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+        problems.append(f"{path}: line(s) {shown} are not history records and were skipped; "
+                        "restore the file from a backup to pin the versions they described")
+    return events, problems
+
+
 class LocalRegistry:
     """A registry in a local (or network) directory; see the module docstring for the layout."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
     # -- reading -------------------------------------------------------------------------------
     def names(self) -> list[str]:
-        """Model names with at least one version."""
+        """Model names with at least one version directory."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.is_dir() and not p.name.startswith(".") and self.versions(p.name))
+        out = []
+        for p in self.root.iterdir():
+            if p.name.startswith(".") or not p.is_dir():
+                continue
+            with contextlib.suppress(OSError):
+                if any(VERSION.match(c.name) and c.is_dir() for c in p.iterdir()):
+                    out.append(p.name)
+        return sorted(out)
+
+    def state(self, name: str) -> NameState:
+        """Versions, pins, aliases and damage of ``name``. RegistryError for a folder named like
+        a version that is not one (a lookalike digit, a leading zero): it must be removed."""
+        d = self.root / validate_name(name)
+        versions: list[int] = []
+        try:
+            entries = list(d.iterdir()) if d.is_dir() else []
+        except OSError as exc:
+            raise RegistryError(f"cannot list {d}: {exc.strerror or exc}; check the registry "
+                                "is readable.") from None
+        if entries:
+            for p in entries:
+                if VERSION.match(p.name):
+                    if p.is_dir():
+                        versions.append(int(p.name))
+                elif p.name[:1].isdigit() or p.name[:1] == "0":
+                    raise RegistryError(
+                        f"registry folder {p} is named like a version but is not one (versions "
+                        "are ASCII digits without a leading zero, made only by publish). Remove "
+                        "or rename it.")
+        events, problems = read_history(d / HISTORY)
+        pins: dict[int, str] = {}
+        conflicts: dict[int, str] = {}
+        for e in events:
+            if e["event"] == "publish":
+                v, aid = e["version"], e["artifact_id"]
+                if pins.setdefault(v, aid) != aid:
+                    conflicts[v] = f"{pins[v]} and {aid}"
+        aliases: dict[str, AliasRecord] = {}
+        bad_aliases: dict[str, str] = {}
+        adir = d / ALIASES
+        if adir.is_dir():
+            for p in sorted(adir.iterdir()):
+                if p.name.startswith(".") or p.suffix != ".json":
+                    continue
+                try:
+                    aliases[p.stem] = _parse_alias_file(p)
+                except (OSError, UnicodeDecodeError, ValueError) as exc:
+                    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                    bad_aliases[p.stem] = (
+                        f"alias file {p} is damaged ({why[:200]}); rewrite it with `mlgate "
+                        f"promote {name} VERSION --alias {p.stem}`, or delete it")
+        problems += list(bad_aliases.values())
+        return NameState(name=name, dir=d, versions=sorted(versions), pins=pins,
+                         conflicts=conflicts, aliases=aliases, bad_aliases=bad_aliases,
+                         events=events, problems=problems)
 
     def versions(self, name: str) -> list[int]:
-        """Published version numbers of ``name``, ascending."""
-        d = self.root / validate_name(name)
-        if not d.is_dir():
-            return []
-        return sorted(int(p.name) for p in d.iterdir() if p.name.isdigit() and p.is_dir())
+        """Version numbers of ``name`` with a directory, ascending."""
+        return self.state(name).versions
 
     def aliases(self, name: str) -> dict[str, int]:
-        """Alias -> version for ``name``."""
-        d = self.root / validate_name(name) / ALIASES
-        out: dict[str, int] = {}
-        if d.is_dir():
-            for p in sorted(d.glob("*.json")):
-                if p.name.startswith("."):
-                    continue
-                with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                    out[p.stem] = int(json.loads(p.read_text(encoding="utf-8"))["version"])
-        return out
+        """Alias -> version for ``name`` (damaged alias files left out; see ``state``)."""
+        return {a: r.version for a, r in self.state(name).aliases.items()}
 
     def history(self, name: str) -> list[dict[str, Any]]:
-        """Every publish and alias move of ``name``, oldest first."""
-        path = self.root / validate_name(name) / HISTORY
-        if not path.is_file():
-            return []
-        events = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(ValueError):  # a line torn by a crash mid-append
-                events.append(json.loads(line))
-        return events
+        """Every publish, alias move and deploy of ``name``, oldest first."""
+        return self.state(name).events
 
-    def resolve(self, ref: str) -> Path:
-        """The directory of ``name``, ``name@latest``, ``name@<alias>`` or ``name@<version>``."""
+    def locate(self, ref: str) -> Located:
+        """Where ``name``, ``name@latest``, ``name@<alias>`` or ``name@<version>`` points, with
+        the artefact id the registry pinned for it."""
         name, which = parse_ref(ref)
-        versions = self.versions(name)
+        state = self.state(name)
+        versions = state.versions
         if not versions:
             known = ", ".join(self.names()) or "none"
             raise RegistryError(f"no published versions of {name!r} in registry {self.root} "
                                 f"(names there: {known}). Publish with `pytest --mlgate "
                                 "--mlgate-deliver`, or pass --registry PATH.")
-        if which.isdigit():
-            if int(which) not in versions:
+        label = f"{name}@{which}"
+        if VERSION.match(which):
+            version = int(which)
+            if version not in versions:
                 raise RegistryError(f"{name!r} has no version {which} in {self.root}; versions: "
                                     f"{', '.join(map(str, versions))}.")
-            return self.root / name / str(int(which))
-        aliases = self.aliases(name)
-        if which == LATEST and (LATEST not in aliases or aliases[LATEST] not in versions):
-            return self.root / name / str(versions[-1])
-        if which not in aliases:
-            raise RegistryError(f"{name!r} has no alias {which!r} in {self.root}; aliases: "
-                                f"{', '.join(sorted(aliases)) or 'none'}.")
-        return self.root / name / str(aliases[which])
+            pin = state.pin(version)
+        elif which == LATEST:
+            published = state.published
+            version = published[-1] if published else versions[-1]
+            pin = state.pin(version)  # with nothing published: raises, saying why
+        else:
+            if which in state.bad_aliases:
+                raise RegistryError(state.bad_aliases[which])
+            if which not in state.aliases:
+                raise RegistryError(f"{name!r} has no alias {which!r} in {self.root}; aliases: "
+                                    f"{', '.join(sorted(state.aliases)) or 'none'}.")
+            record = state.aliases[which]
+            version = record.version
+            where = state.dir / ALIASES / f"{which}.json"
+            if version not in versions:
+                raise RegistryError(f"alias file {where} points at version {version}, which is not "
+                                    f"in the registry; point it at a published version with "
+                                    f"`mlgate promote {name} VERSION --alias {which}`.")
+            pin = _alias_pin(state, record, where)
+        return Located(path=state.dir / str(version), label=label, pin=pin, name=name,
+                       version=version)
+
+    def resolve(self, ref: str) -> Path:
+        """The directory of ``name``, ``name@latest``, ``name@<alias>`` or ``name@<version>``."""
+        return self.locate(ref).path
+
+    def open(self, ref: str, *, read: Sequence[str] = (), expect_id: str | None = None,
+             public_key: Ed25519PublicKey | None = None) -> VerifiedArtifact:
+        """``ref`` verified against its manifest, its pinned id (and ``expect_id``, and the
+        signature when ``public_key`` is given), with the bytes of the files in ``read``."""
+        located = self.locate(ref)
+        return open_verified(located, read=read, expect_id=expect_id, public_key=public_key)
 
     def artifact(self, ref: str) -> PublishedArtifact:
-        """The published artefact ``ref`` names, with its manifest (hashes not checked)."""
-        from pytest_mlgate.delivery.verify import read_manifest
-
-        path = self.resolve(ref)
-        manifest = read_manifest(path)
-        return PublishedArtifact(name=path.parent.name, version=int(path.name), path=path,
-                                 artifact_id=str(manifest["artifact_id"]), manifest=manifest)
+        """The published artefact ``ref`` names, verified against its pinned id."""
+        located = self.locate(ref)
+        verified = open_verified(located)
+        assert located.name is not None and located.version is not None
+        return PublishedArtifact(name=located.name, version=located.version, path=located.path,
+                                 artifact_id=verified.artifact_id, manifest=verified.manifest)
 
     # -- writing -------------------------------------------------------------------------------
     def publish(self, staged: StagedCandidate, run: Mapping[str, Any], *,
-                aliases: Sequence[str] = ()) -> PublishedArtifact:
-        """Build, verify and load the artefact in staging, then rename it in as the next version
-        and move ``latest`` (and ``aliases``) to it. Raises RegistryError, ArtifactError or
-        VerificationError with nothing published."""
+                aliases: Sequence[str] = (),
+                signing_key: Ed25519PrivateKey | None = None) -> PublishedArtifact:
+        """Build, verify and load the artefact in staging, then, as one operation, rename it in
+        as the next version, record it (pinning its id) and move ``latest`` and ``aliases`` to
+        it. With ``signing_key``, ``manifest.sig`` signs the manifest. RegistryError,
+        ArtifactError or VerificationError otherwise; the message says whether anything was
+        published."""
         name = validate_name(staged.name)
-        extra = [validate_alias(a) for a in aliases if a != LATEST]
+        extra = list(dict.fromkeys(validate_alias(a) for a in aliases if a != LATEST))
         if not staged.model_path.is_file():
             raise ArtifactError(f"the staged model {staged.model_path} is missing; it must stay "
                                 "in place until the session that staged it has published it.")
@@ -335,46 +594,79 @@ class LocalRegistry:
         reap_staging(base)
         from concurrent.futures import ThreadPoolExecutor
 
+        nothing = ("Check the disk has space and the registry directory is writable; nothing "
+                   "was published.")
         try:
-            with _StagingArea(base) as work, ThreadPoolExecutor(max_workers=8) as io:
+            with _Operation(base) as op, ThreadPoolExecutor(max_workers=8) as io:
+                work = op.dir
                 model_path = work / staged.model_file
                 # Flush the model's pages in the background (the disk works while the CPU
                 # builds and checks the artefact). Every file is fsynced, the small ones
-                # together so the filesystem batches them, before the rename: the commit point.
-                syncs = ([io.submit(_fsync_file, model_path)]
+                # together so the filesystem batches them, before the rename.
+                syncs = ([io.submit(atomic.fsync_file, model_path)]
                          if _place(staged.model_path, model_path) else [])
-                _step("model")
-                manifest, written = self._build(work, staged, run)
-                _step("built")
-                self._self_check(work, manifest, staged)
-                _step("checked")
-                syncs += [io.submit(_fsync_file, p) for p in written]
+                manifest, written = self._build(work, staged, run, signing_key)
+                self._self_check(work, manifest, staged, signing_key)
+                syncs += [io.submit(atomic.fsync_file, p) for p in written]
                 for done in syncs:
                     done.result()
-                fsync_dir(work)
-                _step("synced")
-                version = self._commit(work, name, manifest, extra)
+                atomic.fsync_dir(work)
+                version = self._commit(op, name, manifest, extra)
         except OSError as exc:
-            raise RegistryError(f"publishing {name!r} to {self.root} failed: {exc}. Check the "
-                                "disk has space and the registry directory is writable; nothing "
-                                "was published.") from exc
+            raise RegistryError(f"publishing {name!r} to {self.root} failed: {exc}. "
+                                f"{nothing}") from exc
         final = self.root / name / str(version)
         # The bytes were verified and loaded just before the rename, which moves the same files;
         # re-read the manifest and sizes at the final path rather than hashing everything again.
-        _check_in_place(final, manifest)
+        try:
+            _check_in_place(final, manifest)
+        except (OSError, VerificationError) as exc:
+            raise VerificationError(f"{name!r} version {version} was published, but re-reading "
+                                    f"it at {final} failed: {exc}. Check it with `mlgate verify "
+                                    f"{name}@{version}` before using it.") from exc
         return PublishedArtifact(name=name, version=version, path=final,
                                  artifact_id=str(manifest["artifact_id"]), manifest=manifest)
 
     def promote(self, name: str, version: int, alias: str) -> None:
-        """Point ``alias`` of ``name`` at ``version`` (atomically) and log the move."""
+        """Point ``alias`` of ``name`` at ``version`` and log the move, as one operation."""
+        self.move_aliases(name, version, [alias])
+
+    def move_aliases(self, name: str, version: int, aliases: Sequence[str]) -> None:
+        """Point every alias in ``aliases`` at ``version`` as one operation: all move and are
+        logged, or none does (RegistryError saying which)."""
         validate_name(name)
-        validate_alias(alias)
-        self._prepare()
-        with self._lock():
-            if int(version) not in self.versions(name):
+        wanted = list(dict.fromkeys(validate_alias(a) for a in aliases))
+        if LATEST in wanted:
+            raise RegistryError(f"alias {LATEST!r} always follows the newest published version of "
+                                f"{name!r} and cannot be moved by hand; promote another alias "
+                                "(such as production) instead.")
+        if not wanted:
+            return
+        base = self._prepare()
+        with self._lock(), _Operation(base, make_dir=False) as op:
+            self._recover(base)
+            state = self.state(name)
+            if int(version) not in state.versions:
                 raise RegistryError(f"{name!r} has no version {version} in {self.root}; versions: "
-                                    f"{', '.join(map(str, self.versions(name))) or 'none'}.")
-            self._move_alias(name, alias, int(version))
+                                    f"{', '.join(map(str, state.versions)) or 'none'}.")
+            pin = state.pin(int(version))
+            events = [self._alias_event(state, alias, int(version), pin.artifact_id)
+                      for alias in wanted]
+            self._apply(op, name, "alias", int(version), pin.artifact_id, events,
+                        what=f"moving {', '.join(wanted)} of {name!r} to version {version}")
+
+    def record_deploy(self, published: PublishedArtifact, target: str, status: str,
+                      message: str = "") -> None:
+        """Append a deploy result (``ok``, ``failed``, ``timed out``) of ``published`` to the
+        history; RegistryError when it cannot be written."""
+        base = self._prepare()
+        event = {"event": "deploy", "version": published.version,
+                 "artifact_id": published.artifact_id, "target": target, "status": status,
+                 "message": message[-500:]}
+        with self._lock(), _Operation(base, make_dir=False) as op:
+            self._recover(base)
+            self._apply(op, published.name, "deploy", published.version, published.artifact_id,
+                        [event], what=f"recording the deploy of {published.ref}")
 
     # -- internals -----------------------------------------------------------------------------
     def _prepare(self) -> Path:
@@ -402,9 +694,10 @@ class LocalRegistry:
                                 f"is another publisher stuck? Remove {self.root / LOCK} only if "
                                 "no publisher is running.") from exc
 
-    def _build(self, work: Path, staged: StagedCandidate,
-               run: Mapping[str, Any]) -> tuple[dict[str, Any], list[Path]]:
-        """Write every file but the model, manifest last; returns it and the files to fsync."""
+    def _build(self, work: Path, staged: StagedCandidate, run: Mapping[str, Any],
+               signing_key: Ed25519PrivateKey | None) -> tuple[dict[str, Any], list[Path]]:
+        """Write every file but the model, manifest last (and its signature); returns the
+        manifest and the files to fsync."""
         from pytest_mlgate import __version__
         from pytest_mlgate.delivery.card import render_card
         from pytest_mlgate.provenance import git_info
@@ -447,25 +740,28 @@ class LocalRegistry:
         _write_new(work / "README.md", render_card(
             name=staged.name, manifest_meta=meta, run=run, card=staged.card, data=staged.data,
             signature=staged.signature).encode("utf-8"), written)
-        _step("files")
         size = staged.model_path.stat().st_size
         known = {staged.model_file: {"sha256": staged.content_hash, "size": size}}
         manifest = build_manifest(work, _jsonable(meta), known=known)
         # The manifest goes last: an artefact without one is never trusted. The directory is
         # fsynced once every file is, before the rename: doing it here would wait for the
         # model's pages to reach the disk before the checks could start.
-        _write_new(work / MANIFEST, _json_bytes(manifest), written)
+        manifest_bytes = _json_bytes(manifest)
+        _write_new(work / MANIFEST, manifest_bytes, written)
+        if signing_key is not None:
+            _write_new(work / SIGNATURE_FILE, sign_manifest(signing_key, manifest_bytes), written)
         return manifest, written
 
-    def _self_check(self, work: Path, manifest: Mapping[str, Any], staged: StagedCandidate) -> None:
-        """Verify every hash, load the model and predict on the stored example: what `load` does
-        later, so an artefact that fails it is never published. The skops types trusted here
-        are the ones this run's own model consists of; `load` never trusts them by itself."""
+    def _self_check(self, work: Path, manifest: Mapping[str, Any], staged: StagedCandidate,
+                    signing_key: Ed25519PrivateKey | None) -> None:
+        """Verify every hash (and the signature), load the model and predict on the stored
+        example: what `load` does later, so an artefact that fails it is never published. The
+        skops types trusted here are the ones this run's own model consists of; `load` never
+        trusts them by itself."""
         from concurrent.futures import ThreadPoolExecutor
 
         from pytest_mlgate.delivery.artifact import hash_file
         from pytest_mlgate.delivery.serialize import decode_example, deserialize_model, same_outputs
-        from pytest_mlgate.delivery.verify import verify_and_read
 
         model_path = work / staged.model_file
         error: Exception | None = None
@@ -481,8 +777,11 @@ class LocalRegistry:
             except Exception as exc:
                 error = exc
             hashed = {staged.model_file: digest.result()[0]}
+        read = (staged.example_file,) if staged.example_file else ()
         try:
-            verify_and_read(work, hashed=hashed)
+            verified = open_artifact(work, read=read, hashed=hashed, pins=[
+                Pin(str(manifest["artifact_id"]), "just written")],
+                public_key=None if signing_key is None else signing_key.public_key())
         except VerificationError as exc:
             raise VerificationError(f"the staged model of {staged.name!r} changed after staging "
                                     f"or was written incompletely: {exc}") from exc
@@ -491,79 +790,208 @@ class LocalRegistry:
                                 f"{error}") from error
         outputs = (staged.signature or {}).get("outputs")
         if staged.example_file and outputs is not None:
-            example = decode_example(staged.example_file, (work / staged.example_file).read_bytes())
+            example = decode_example(staged.example_file, verified.files[staged.example_file])
             if not same_outputs(outputs, model.predict(example)):
                 raise ArtifactError(f"the packaged model of {staged.name!r} predicts differently "
                                     "on the stored example than the model given to candidate(); "
                                     "it does not survive serialization, nothing was published.")
 
-    def _commit(self, work: Path, name: str, manifest: Mapping[str, Any],
+    def _commit(self, op: _Operation, name: str, manifest: Mapping[str, Any],
                 aliases: Sequence[str]) -> int:
-        """Under the registry lock: take the next version number, rename, log, move aliases."""
+        """Under the registry lock: take the next version number, then rename the staging
+        directory in and record the publish (with latest and ``aliases``) as one operation."""
         with self._lock():
             name_dir = self.root / name
             if not name_dir.is_dir():  # a first publish: the new name must survive a crash too
                 name_dir.mkdir()
-                fsync_dir(self.root)
-            self._reconcile(name)
-            version = max(self.versions(name), default=0) + 1
-            final = name_dir / str(version)
-            os.rename(work, final)
-            fsync_dir(name_dir)
-            fsync_dir(work.parent)
-            _step("renamed")
-            self._log(name, {"event": "publish", "version": version,
-                             "artifact_id": manifest["artifact_id"],
-                             "content_hash": manifest["model"]["sha256"]})
-            _step("logged")
-            for alias in (LATEST, *aliases):
-                self._move_alias(name, alias, version)
-                _step("alias")
+                atomic.fsync_dir(self.root)
+            self._recover(op.base)
+            state = self.state(name)
+            version = max([*state.versions, *state.pins, *state.conflicts], default=0) + 1
+            aid = str(manifest["artifact_id"])
+            events: list[dict[str, Any]] = [
+                {"event": "publish", "version": version, "artifact_id": aid,
+                 "content_hash": manifest["model"]["sha256"]}]
+            events += [self._alias_event(state, a, version, aid) for a in (LATEST, *aliases)]
+            self._apply(op, name, "publish", version, aid, events,
+                        what=f"publishing {name!r} as version {version}")
         return version
 
-    def _move_alias(self, name: str, alias: str, version: int) -> None:
-        d = self.root / name / ALIASES
-        previous = self.aliases(name).get(alias)
-        write_json(d / f"{alias}.json", {"alias": alias, "version": version, "moved": _now()})
-        self._log(name, {"event": "alias", "alias": alias, "version": version,
-                         "previous": previous})
+    @staticmethod
+    def _alias_event(state: NameState, alias: str, version: int, aid: str) -> dict[str, Any]:
+        previous = state.aliases.get(alias)
+        return {"event": "alias", "alias": alias, "version": version, "artifact_id": aid,
+                "previous": None if previous is None else previous.version}
 
-    def _log(self, name: str, event: dict[str, Any]) -> None:
-        """Append one line with a single write on an O_APPEND descriptor, then fsync."""
-        line = (json.dumps({"time": _now(), **event}, sort_keys=True) + "\n").encode()
-        path = self.root / name / HISTORY
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    def _apply(self, op: _Operation, name: str, kind: str, version: int, aid: str,
+               events: list[dict[str, Any]], what: str) -> None:
+        """Run one operation under the lock: journal, (publish: rename in), append the first
+        history line (the commit point), then the rest and the alias files. Undone in place
+        when it fails before the commit point; finished by the next operation when it fails
+        (or dies) after it. The RegistryError says which."""
+        events = [{"time": _now(), "op": op.token, **e} for e in events]
+        journal = {"op": op.token, "kind": kind, "name": name, "version": version,
+                   "artifact_id": aid, "events": events}
+        history = self.root / name / HISTORY
+        final = self.root / name / str(version)
+        renamed = False
         try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            op.journal(journal)
+            if kind == "publish":
+                atomic.rename(op.dir, final)
+                renamed = True
+                atomic.fsync_dir(final.parent)
+                atomic.fsync_dir(op.base)
+            atomic.append_line(history, _line(events[0]))
+        except OSError as exc:
+            if isinstance(exc, atomic.UndoFailed):
+                op.keep_journal = True
+                raise RegistryError(
+                    f"{what} failed while writing {history}: {exc}, and the partial record could "
+                    "not be removed, so whether it happened is not known yet: the next publish "
+                    "or promote on this registry completes it or undoes it (see `mlgate list`)."
+                ) from exc
+            undone = self._undo(op, final) if renamed else None
+            if undone is not None:
+                op.keep_journal = True
+                raise RegistryError(
+                    f"{what} failed: {exc}, and {undone}. It is not recorded in the history, so "
+                    "nothing loads it; the next publish or promote on this registry removes it."
+                ) from exc
+            raise RegistryError(
+                f"{what} failed: {exc}. Nothing changed (the history has no record of it). "
+                "Check the disk has space and the registry is writable, then try again.") from exc
+        try:
+            for event in events[1:]:
+                atomic.append_line(history, _line(event))
+            self._write_aliases(name, events)
+        except OSError as exc:
+            op.keep_journal = True
+            raise RegistryError(
+                f"{what} happened and is recorded in {history}, but finishing it failed: {exc}. "
+                "The next publish or promote on this registry completes it (the remaining "
+                "alias files and history lines).") from exc
 
-    def _reconcile(self, name: str) -> None:
-        """Repair what a publisher killed between its rename and its log line left behind:
-        log versions the history lacks, drop torn alias temp files. Runs under the lock."""
-        path = self.root / name / HISTORY
-        if path.is_file():
-            raw = path.read_bytes()
-            if raw and not raw.endswith(b"\n"):
-                # Terminate a torn last line so the next event starts on its own line.
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-                try:
-                    os.write(fd, b"\n")
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        logged = {e.get("version") for e in self.history(name) if e.get("event") == "publish"}
-        for v in self.versions(name):
-            if v not in logged:
-                with contextlib.suppress(MlgateError, OSError):
-                    m = json.loads((self.root / name / str(v) / MANIFEST).read_text("utf-8"))
-                    self._log(name, {"event": "publish", "version": v,
-                                     "artifact_id": m.get("artifact_id"),
-                                     "content_hash": (m.get("model") or {}).get("sha256"),
-                                     "recovered": True})
-        adir = self.root / name / ALIASES
-        if adir.is_dir():
-            for p in adir.glob(".*.tmp"):
-                with contextlib.suppress(OSError):
-                    p.unlink()
+    def _undo(self, op: _Operation, renamed: Path) -> str | None:
+        """Take a not-yet-committed version back out; None when done, else why not."""
+        try:
+            atomic.rename(renamed, op.dir)
+        except OSError as exc:
+            return f"{renamed} could not be moved back ({exc})"
+        return None
+
+    def _write_aliases(self, name: str, events: Sequence[Mapping[str, Any]]) -> None:
+        d = self.root / name / ALIASES
+        for e in events:
+            if e.get("event") == "alias":
+                atomic.write_json(d / f"{e['alias']}.json", {
+                    "alias": e["alias"], "version": e["version"],
+                    "artifact_id": e["artifact_id"], "moved": e["time"]})
+
+    def _recover(self, base: Path) -> None:
+        """Finish the operations of dead processes that committed and undo those that did not.
+        Runs under the registry lock, before any change."""
+        if fcntl is None or not base.is_dir():
+            return
+        try:
+            self._recover_all(base)
+        except OSError as exc:
+            raise RegistryError(f"the registry {self.root} holds an operation of a process that "
+                                f"died, and finishing or undoing it failed: {exc}. Nothing else "
+                                "was done (nothing was published or moved); check the disk has "
+                                "space and the registry is writable, then try again.") from exc
+
+    def _recover_all(self, base: Path) -> None:
+        for entry in sorted(os.scandir(base), key=lambda e: e.name):
+            if not entry.name.endswith(".lock"):
+                continue
+            fd = _claim(entry.path)
+            if fd is None:
+                continue
+            try:
+                size = os.fstat(fd).st_size
+                journal = _read_journal(fd) if 0 < size <= _MAX_JOURNAL_BYTES else None
+                token = entry.name[: -len(".lock")]
+                if journal is not None:
+                    self._replay(base, token, journal)
+                shutil.rmtree(base / token, ignore_errors=True)
+                os.unlink(entry.path)
+            finally:
+                os.close(fd)
+        adir_glob = self.root.glob(f"*/{ALIASES}/.*.tmp")
+        for p in adir_glob:  # alias temp files of killed writers (every writer holds the lock)
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+    def _replay(self, base: Path, token: str, journal: Mapping[str, Any]) -> None:
+        name = journal.get("name")
+        events = journal.get("events")
+        if not isinstance(name, str) or not isinstance(events, list) or not events:
+            return
+        try:
+            validate_name(name)
+        except ArtifactError:
+            return
+        history = self.root / name / HISTORY
+        logged, _ = read_history(history)
+        done = sum(1 for e in logged if e.get("op") == token)
+        if done == 0:
+            # Not committed: nothing refers to the version; take it out if it was renamed in.
+            version = journal.get("version")
+            final = self.root / name / str(version)
+            if journal.get("kind") == "publish" and isinstance(version, int) and final.is_dir():
+                with contextlib.suppress(VerificationError):
+                    from pytest_mlgate.delivery.verify import read_manifest
+
+                    if read_manifest(final)["artifact_id"] == journal.get("artifact_id"):
+                        atomic.rename(final, base / token)
+            return
+        for event in events[done:]:
+            atomic.append_line(history, _line(event))
+        self._write_aliases(name, [e for e in events if isinstance(e, dict)])
+
+
+def _read_journal(fd: int) -> dict[str, Any] | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    data = os.read(fd, _MAX_JOURNAL_BYTES)
+    try:
+        journal = json.loads(data)
+    except (ValueError, RecursionError):
+        return None  # torn while written: written before any change, so nothing to undo
+    return journal if isinstance(journal, dict) else None
+
+
+def _line(event: Mapping[str, Any]) -> bytes:
+    return (json.dumps(event, sort_keys=True) + "\n").encode()
+
+
+def _alias_pin(state: NameState, record: AliasRecord, where: Path) -> Pin:
+    history_id = state.pins.get(record.version)
+    if record.artifact_id is None:
+        return state.pin(record.version)
+    if history_id is not None and history_id != record.artifact_id:
+        raise RegistryError(f"alias file {where} pins {record.artifact_id} for version "
+                            f"{record.version}, but {state.dir / HISTORY} pins {history_id}: one "
+                            "of them was edited. Do not use the version until you know which is "
+                            "right; `mlgate promote` rewrites the alias from the history.")
+    if record.version in state.conflicts:
+        state.pin(record.version)  # raises
+    return Pin(record.artifact_id, f"the registry pinned for {state.name}@{record.alias} "
+                                   f"(in {where})")
+
+
+def open_verified(located: Located, *, read: Sequence[str] = (), expect_id: str | None = None,
+                  public_key: Ed25519PublicKey | None = None) -> VerifiedArtifact:
+    """Verify what ``located`` points at against its pin, ``expect_id`` and ``public_key``."""
+    pins = [located.pin] if located.pin is not None else []
+    if expect_id is not None:
+        if not isinstance(expect_id, str) or not ID_PATTERN.match(expect_id):
+            raise VerificationError(f"expect_id={expect_id!r} is not an artefact id; pass the "
+                                    "'sha256:<64 hex digits>' id (MLGATE_ARTIFACT_ID, or `mlgate "
+                                    "show`).")
+        pins.append(Pin(expect_id, "expected by the caller (expect_id)"))
+    return open_artifact(located.path, read=read, pins=pins, public_key=public_key)
+
+
+__all__ = ["NAME_RULE", "LocalRegistry", "Located", "PublishedArtifact", "locate_ref",
+           "open_verified", "parse_ref", "resolve_ref"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import tempfile
 import uuid
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate import atomic
 from pytest_mlgate.delivery.artifact import hash_bytes, validate_name
 from pytest_mlgate.delivery.serialize import (
     FORMATS,
@@ -103,7 +103,7 @@ def stage_candidate(model: Any, *, name: str, example: Any = None,
     try:
         serialized, fmt = _serialize(model, fmts, notes)
         model_file = MODEL_FILES[fmt]
-        (tmp / model_file).write_bytes(serialized.data)
+        atomic.create(tmp / model_file, serialized.data, sync=False)
         content_hash = hash_bytes(serialized.data)
         untrusted = serialized.untrusted_types
         del serialized
@@ -111,11 +111,11 @@ def stage_candidate(model: Any, *, name: str, example: Any = None,
         example_file = None
         if example is not None:
             example_file, example_bytes, signature = encode_example(example)
-            (tmp / example_file).write_bytes(example_bytes)
+            atomic.create(tmp / example_file, example_bytes, sync=False)
             signature[OUTPUTS_KEY] = _predict_example(model, example_file, example_bytes)
         roles, has_profile = _data(data, tmp, notes)
         final = staging_dir / f"{name}-{uuid.uuid4().hex[:12]}"
-        os.rename(tmp, final)
+        atomic.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -249,7 +249,7 @@ def _write_profile(train: Any, tmp: Path, notes: list[str]) -> bool:
         return False
     doc = profile(frame).to_json()
     text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False, default=_finite)
-    (tmp / PROFILE_FILE).write_text(text + "\n", encoding="utf-8")
+    atomic.create(tmp / PROFILE_FILE, (text + "\n").encode("utf-8"), sync=False)
     return True
 
 

@@ -118,11 +118,18 @@ def test_collect_only_publishes_nothing(project: pytest.Pytester) -> None:
     assert not (project.path / ".mlgate" / "registry" / "iris").exists()
 
 
-def test_failing_deploy_command_fails_the_run_with_its_output(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failing_deploy_command_fails_the_run_and_moves_no_alias(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLGATE_DEPLOY_EXIT", "3")
     result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*delivery failed: deploy command*deploy.py exited with status 3*", "deploy says hello"])
+    result.stdout.fnmatch_lines(["*delivery failed: iris@1 is published, but deploy*deploy.py failed (staging not moved)*"
+                                 "exited with status 3*", "deploy says hello"])
+    # latest is the newest published version; staging never points at a failed deploy.
+    listing = _mlgate(project, "list")
+    assert "latest->1" in listing.stdout and "staging" not in listing.stdout
+    history = [json.loads(line) for line in
+               (project.path / ".mlgate" / "registry" / "iris" / "history.jsonl").read_text().splitlines()]
+    assert [(e["event"], e.get("status")) for e in history if e["event"] == "deploy"] == [("deploy", "failed")]
 
 
 def test_deploy_command_that_does_not_exist(project: pytest.Pytester) -> None:
@@ -195,3 +202,71 @@ def test_it(mlgate):
     result = pytester.runpytest_subprocess("-p", "no:hypothesispytest")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*ArtifactError*'../evil'*"])
+
+
+def test_a_passing_run_records_its_deploy_and_then_moves_the_alias(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    assert result.ret == 0, result.stdout.str()
+    history = [json.loads(line) for line in
+               (project.path / ".mlgate" / "registry" / "iris" / "history.jsonl").read_text().splitlines()]
+    kinds = [(e["event"], e.get("alias") or e.get("status")) for e in history]
+    assert kinds == [("publish", None), ("alias", "latest"), ("deploy", "ok"), ("alias", "staging")]
+    assert len({e["artifact_id"] for e in history}) == 1
+
+
+def test_no_gated_test_means_no_delivery(pytester: pytest.Pytester) -> None:
+    """mlgate_required_gates empty and no gated test: every gate "passed", but the model passed
+    none of them, so it is not delivered."""
+    pytester.makepyfile(test_plain='''
+from sklearn.dummy import DummyClassifier
+
+def test_fit(mlgate_session):
+    mlgate_session.candidate(DummyClassifier().fit([[0], [1]], [0, 1]), name="nothing")
+''')
+    pytester.makeini("[pytest]\nmlgate_required_gates =\n")
+    result = pytester.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*nothing delivered: no gated test passed, so the model passed no gate*"])
+    assert not (pytester.path / ".mlgate" / "registry" / "nothing").exists()
+
+
+@pytest.mark.parametrize(("ini", "message"), [
+    ('mlgate_deploy = ["python", 3]', "*mlgate_deploy line*must be a non-empty JSON array of strings*"),
+    ("mlgate_deploy = deploy 'unterminated", "*mlgate_deploy line*check its quotes*"),
+    ("mlgate_aliases = latest", "*mlgate_aliases lists 'latest'*"),
+    ("mlgate_aliases = ../prod", "*mlgate_aliases: alias '../prod' is not allowed*"),
+    ("mlgate_signing_key = env:MLGATE_NO_SUCH_KEY", "*MLGATE_NO_SUCH_KEY is not set*mlgate keygen*"),
+])
+def test_delivery_settings_are_checked_before_any_test_runs(project: pytest.Pytester, ini: str,
+                                                            message: str) -> None:
+    project.makeini(f"[pytest]\n{ini}\n")
+    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "test_model.py" not in result.stdout.str()
+
+
+def test_signed_delivery_with_a_key_from_the_environment(project: pytest.Pytester,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = project.path / "keys"
+    assert _mlgate(project, "keygen", str(keys / "ci")).returncode == 0
+    monkeypatch.setenv("MLGATE_SIGNING_KEY", (keys / "ci").read_text())
+    (keys / "ci").unlink()  # in CI the private key exists only in the secret store
+    project.makeini("[pytest]\nmlgate_signing_key = env:MLGATE_SIGNING_KEY\n")
+    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    assert result.ret == 0, result.stdout.str()
+    checked = _mlgate(project, "verify", "iris", "--public-key", str(keys / "ci.pub"))
+    assert checked.returncode == 0 and "signature valid" in checked.stdout, checked.stdout + checked.stderr
+
+
+def test_gate_mode_warns_when_no_config_file_was_found(project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """pytest's rootdir rule: a path after an option (the space form) is taken for a test path
+    while the ini file is looked for, so the project's ini is not found."""
+    registry = tmp_path_factory.mktemp("elsewhere") / "registry"
+    registry.mkdir()
+    (registry / "conftest.py").write_text("")
+    spaced = project.runpytest_subprocess("--mlgate", "--mlgate-registry", str(registry), "-p", "no:hypothesispytest")
+    spaced.stdout.fnmatch_lines(["*PytestConfigWarning: pytest-mlgate: gate mode runs without a configuration file*"
+                                 "--mlgate-registry=/abs/dir*"])
+    joined = project.runpytest_subprocess("--mlgate", f"--mlgate-registry={registry}", "-p", "no:hypothesispytest")
+    assert "without a configuration file" not in joined.stdout.str()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -142,3 +144,30 @@ def test_deploy_failures_are_clear(artifact: PublishedArtifact) -> None:
         run_deploy_target(DeployTarget(slow, 0.5), artifact)
     # A failed deploy does not touch the published artefact.
     assert LocalRegistry(artifact.path.parent.parent).versions("iris") == [1]
+
+
+# -- truthful outcomes when the history cannot be written -----------------------------------------
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name an fd's file")
+def test_a_publish_the_history_cannot_record_did_not_happen(
+        fitted: LogisticRegression, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = LocalRegistry(tmp_path / "reg")
+    staged = stage_candidate(fitted, name="iris", staging_dir=tmp_path / "s")
+    reg.publish(staged, {}, aliases=["production"])
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("history.jsonl"):
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(RegistryError, match=r"Input/output error\. Nothing changed"):
+        reg.publish(staged, {}, aliases=["production"])
+    with pytest.raises(RegistryError, match=r"Input/output error\. Nothing changed"):
+        reg.promote("iris", 1, "staging")
+    monkeypatch.undo()
+    # What the messages said: no version 2, no alias moved, nothing half-recorded.
+    assert reg.versions("iris") == [1]
+    assert reg.aliases("iris") == {"latest": 1, "production": 1}
+    assert [e["event"] for e in reg.history("iris")] == ["publish", "alias", "alias"]
+    assert reg.publish(staged, {}).version == 2
