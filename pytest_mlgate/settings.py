@@ -94,8 +94,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_deploy_timeout", None, "float", 600.0, "seconds a deploy command may run"),
     Option("mlgate_aliases", None, "lines", [], "registry aliases to move to a delivered version (besides latest)"),
     Option("mlgate_signing_key", None, "str", None,
-           "Ed25519 private key that signs delivered artefacts: a PEM file path, or env:VARIABLE (never the key itself)",
-           shown="none: artefacts are not signed"),
+           "Ed25519 private key that signs delivered artefacts: a PEM file path, or env:VARIABLE (never the key itself)"),
     # None: check_drift's own defaults apply (docs/drift.md), kept with the drift statistics.
     Option("mlgate_drift_alpha", None, "float", None, "significance level of drift tests",
            shown=_DRIFT_DEFAULT),
