@@ -139,3 +139,60 @@ def test_paired_proportion_verdict_agrees_with_its_interval(b: int, c: int, extr
         assert margin > 0 and out.change_low <= -margin <= out.change_high
     if out.verdict == "pass":
         assert out.change_high >= -margin and (margin == 0 or out.change_low > -margin)
+
+
+def _agrees(out, margin: float, higher: bool) -> None:
+    lo, hi = (out.change_low, out.change_high) if higher else (-out.change_high, -out.change_low)
+    assert (out.verdict == "fail") == (hi < -margin), out
+    assert (out.verdict == "improved") == (lo > margin), out
+    assert (out.verdict == "inconclusive") == (margin > 0 and lo <= -margin <= hi), out
+
+
+@FAST
+@given(cur=st.floats(-10, 10), ref=st.floats(-10, 10), w_cur=st.floats(0.0, 3.0),
+       w_ref=st.floats(0.0, 3.0), margin=st.sampled_from([0.0, 0.01, 0.5]),
+       higher=st.booleans(), alpha=st.sampled_from([0.01, 0.05, 0.2]))
+def test_unpaired_and_point_verdicts_agree_with_their_interval(
+        cur: float, ref: float, w_cur: float, w_ref: float, margin: float, higher: bool,
+        alpha: float) -> None:
+    from pytest_mlgate.baseline import BaselineEntry
+
+    def interval(v: float, w: float) -> tuple[float | None, float | None]:
+        return (v - w, v + w) if w > 0 else (None, None)
+
+    m = Measurement("score", cur, *interval(cur, w_cur), 0.95, 100, "bootstrap", {})
+    r = BaselineEntry("k", "score", ref, *interval(ref, w_ref), 0.95, 100, "bootstrap")
+    out = compare(m, r, direction="higher" if higher else "lower", margin=margin, alpha=alpha)
+    assert out.method == ("unpaired-normal" if w_cur > 0 and w_ref > 0 else "point")
+    assert out.level == pytest.approx(1 - 2 * alpha)
+    _agrees(out, margin, higher)
+
+
+@FAST
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(40, 400), shift=st.floats(-1.0, 1.0),
+       margin=st.sampled_from([0.0, 0.02]), alpha=st.sampled_from([0.01, 0.05, 0.2]))
+def test_paired_delong_and_bootstrap_verdicts_agree_with_their_interval(
+        seed: int, n: int, shift: float, margin: float, alpha: float) -> None:
+    from pytest_mlgate.stats.metrics import estimate, resolve
+
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.4
+    y[:2] = [True, False]
+    s_ref = rng.normal(size=n) + 1.0 * y
+    s_cur = s_ref + shift * (2 * y - 1) * rng.random(n) + 0.3 * rng.normal(size=n)
+    for metric, cs, rs in (
+        ("roc_auc", {"y_true": y, "score": s_cur}, {"y_true": y, "score": s_ref}),
+        ("f1", *({"y_true": y.astype(np.int16), "y_pred": (s > 0.5).astype(np.int16),
+                  "classes": np.array(["0", "1"])} for s in (s_cur, s_ref))),
+        ("r2", {"y_true": s_ref, "y_pred": s_ref + rng.normal(size=n)},
+               {"y_true": s_ref, "y_pred": s_ref + (1 + shift) * rng.normal(size=n)}),
+    ):
+        def side(samples, metric=metric):
+            e = estimate(resolve(metric), samples, n_boot=200)
+            return Measurement(metric, e.value, e.low, e.high, 0.95, n, e.method,
+                               {"fingerprint": "fp"})
+
+        out = compare(side(cs), side(rs), direction="higher", margin=margin, alpha=alpha,
+                      current_samples=cs, reference_samples=rs, n_boot=400, seed=seed)
+        assert out.method in ("paired-delong", "paired-bootstrap")
+        _agrees(out, margin, True)
