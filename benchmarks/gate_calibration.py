@@ -95,12 +95,13 @@ def simulate(metric: str, rng: np.random.Generator, n: int, drop: float,
         return {"y_true": y, "y_pred": y + e_ref}, {"y_true": y, "y_pred": y + e_cur}
     if metric == "log_loss":
         y = _labels(rng, n).astype(np.int32)
-        logit = rng.normal(size=n)
+        shared = rng.normal(size=n)  # what both models get wrong alike
         sep = 2.0 - level
 
         def proba(extra: float) -> np.ndarray:
-            z = (sep - extra) * (2 * y - 1) + logit + 0.5 * rng.normal(size=n)
-            p1 = np.where(y == 1, 1 / (1 + np.exp(-z)), 1 - 1 / (1 + np.exp(-z)))
+            # A worse model: more noise on its logit (drop = extra noise SD).
+            z = sep * (2 * y - 1) + shared + (0.5 + extra) * rng.normal(size=n)
+            p1 = 1 / (1 + np.exp(-z))
             return np.stack([1 - p1, p1], axis=1)
 
         return ({"y_true": y, "proba": proba(0.0), "classes": np.array(["0", "1"])},
@@ -151,6 +152,24 @@ def run_regression(metric: str, rng: np.random.Generator, drop: float, seed: int
     return c.verdict == "fail"
 
 
+def run_regression_margin(metric: str, rng: np.random.Generator, drop: float,
+                          seed: int) -> bool:
+    """Paired, with a margin of 0.005 (Tango's score test for accuracy)."""
+    ref, cur = simulate(metric, rng, N_ROWS, drop)
+    c = compare(measure(metric, cur, seed), measure(metric, ref, seed),
+                direction=resolve(metric).direction, margin=0.005, alpha=ALPHA,
+                current_samples=cur, reference_samples=ref, seed=seed)
+    return c.verdict == "fail"
+
+
+def run_unpaired(metric: str, rng: np.random.Generator, drop: float, seed: int) -> bool:
+    """Summaries only (value, interval, n), as with a baseline without per-row data."""
+    ref, cur = simulate(metric, rng, N_ROWS, drop)
+    c = compare(measure(metric, cur, seed), measure(metric, ref, seed),
+                direction=resolve(metric).direction, margin=0.0, alpha=ALPHA, seed=seed)
+    return c.verdict == "fail"
+
+
 def run_slices_vs_baseline(metric: str, rng: np.random.Generator, drop: float,
                            seed: int) -> bool:
     prepared = []
@@ -181,11 +200,11 @@ def run_slice_thresholds(metric: str, rng: np.random.Generator, drop: float, see
 # Real changes for the power rows: (parameter change, how it reads).
 CHANGES = {
     "accuracy": (0.04, "4 points of accuracy"),
-    "roc_auc": (0.35, "separation 1.2 -> 0.85 (AUC -0.06)"),
+    "roc_auc": (0.35, "separation 1.2 -> 0.85, AUC -0.06"),
     "f1": (0.04, "4 points more wrong rows"),
     "r2": (0.25, "error SD x1.25"),
     "rmse": (0.25, "error SD x1.25"),
-    "log_loss": (0.6, "separation 2.0 -> 1.4"),
+    "log_loss": (0.6, "logit noise SD 0.5 -> 1.1"),
 }
 
 
@@ -200,6 +219,10 @@ def scenario(args: tuple[str, str, bool, int, int]) -> tuple[str, str, bool, flo
         s = seed * 100_003 + r
         if path == "regression":
             fails += run_regression(metric, rng, drop, s)
+        elif path == "regression, margin":
+            fails += run_regression_margin(metric, rng, drop, s)
+        elif path == "unpaired":
+            fails += run_unpaired(metric, rng, drop, s)
         elif path == "slices vs baseline":
             fails += run_slices_vs_baseline(metric, rng, drop, s)
         else:
@@ -209,6 +232,8 @@ def scenario(args: tuple[str, str, bool, int, int]) -> tuple[str, str, bool, flo
 
 
 PATHS = ("regression", "slices vs baseline", "slice thresholds")
+# Further paths, for accuracy: Tango's test with a margin, and summaries without per-row data.
+EXTRA_PATHS = ("regression, margin", "unpaired")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,11 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--seed", type=int, default=20240611)
     ap.add_argument("--metrics", nargs="*", default=list(METRICS))
+    ap.add_argument("--paths", nargs="*", default=list(PATHS))
     args = ap.parse_args(argv)
     runs = args.runs or (100 if args.quick else 2000)
+    combos = [(m, p) for m in args.metrics for p in args.paths]
+    if "accuracy" in args.metrics and args.paths == list(PATHS):
+        combos += [("accuracy", p) for p in EXTRA_PATHS]
     tasks = [(m, p, real, runs, args.seed + 17 * i)
              for i, (m, p, real) in enumerate(
-                 (m, p, real) for m in args.metrics for p in PATHS for real in (False, True))]
+                 (m, p, real) for m, p in combos for real in (False, True))]
     t0 = time.perf_counter()
     print(f"gate calibration: alpha={ALPHA}, runs per row={runs}, rows: whole set {N_ROWS}, "
           f"slices {SLICES} x {N_SLICE}; bootstrap {N_BOOT_METRIC} (metric), 2000 (comparison)")
@@ -232,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         results = [scenario(t) for t in tasks]
     ok = True
-    header = f"  {'metric':9s} {'path':19s} {'case':38s} {'FAIL rate':>16s}  {'goal':10s} status"
+    header = f"  {'metric':9s} {'path':19s} {'case':40s} {'FAIL rate':>16s}  {'goal':10s} status"
     print(header)
     print("  " + "-" * (len(header) - 2))
     for metric, path, real, rate, se, _ in results:
@@ -242,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             case = "no change" if path != "slice thresholds" else "every slice on the threshold"
             goal, good = f"<= {ALPHA + 0.01:.2f}", rate <= ALPHA + 0.01
         ok &= good
-        print(f"  {metric:9s} {path:19s} {case:38s} {rate:7.4f} +- {se:.4f}  {goal:10s} "
+        print(f"  {metric:9s} {path:19s} {case:40s} {rate:7.4f} +- {se:.4f}  {goal:10s} "
               f"{'ok' if good else 'MISSED'}")
     print(f"elapsed {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
