@@ -74,8 +74,10 @@ class Measurement:
 class Comparison:
     """The verdict of one metric against a baseline or a champion model.
 
-    ``change`` is current minus reference in the metric's own units (for performance readings
-    ``ratio`` is current / reference). ``verdict``:
+    ``change`` is current minus reference in the metric's own units; ``ratio`` is current /
+    reference, for performance readings only (None for quality metrics, where a ratio means
+    nothing near zero). ``change_low``/``change_high`` is the interval of the change at ``level``,
+    the inversion of the test that decided the verdict. ``verdict``:
       - "fail": worse than the reference by more than the margin, with significance;
       - "inconclusive": the data cannot rule such a drop out;
       - "pass": no drop beyond the margin;
@@ -91,6 +93,7 @@ class Comparison:
     ratio: float | None = None
     change_low: float | None = None
     change_high: float | None = None
+    level: float | None = None
     margin: float | None = None
     p_value: float | None = None
     method: str | None = None
@@ -106,6 +109,7 @@ class Comparison:
             "ratio": _json_float(self.ratio),
             "change_low": _json_float(self.change_low),
             "change_high": _json_float(self.change_high),
+            "level": self.level,
             "margin": _json_float(self.margin),
             "p_value": _json_float(self.p_value),
             "method": self.method,
@@ -126,6 +130,7 @@ class Comparison:
             ratio=_num(d.get("ratio")),
             change_low=_num(d.get("change_low")),
             change_high=_num(d.get("change_high")),
+            level=_num(d.get("level")),
             margin=_num(d.get("margin")),
             p_value=_num(d.get("p_value")),
             method=d.get("method"),

@@ -50,7 +50,10 @@ class MetricResult:
 
     measurement: Measurement
     threshold: Threshold | None = None
-    threshold_verdict: str | None = None  # "pass", "fail" or None (no threshold)
+    # "pass", "fail", "inconclusive" (slices only) or None (no threshold)
+    threshold_verdict: str | None = None
+    # A slice's Holm-adjusted p-value of "worse than the threshold" (None for other metrics).
+    threshold_p: float | None = None
     comparison: Comparison | None = None
     verdict: str = "none"  # combined: fail > inconclusive > improved > pass > not_compared > none
 
@@ -58,6 +61,7 @@ class MetricResult:
         d = self.measurement.to_json()
         d["threshold"] = self.threshold.to_json() if self.threshold else None
         d["threshold_verdict"] = self.threshold_verdict
+        d["threshold_p"] = self.threshold_p
         d["comparison"] = self.comparison.to_json() if self.comparison else None
         d["verdict"] = self.verdict
         return d
@@ -83,6 +87,8 @@ class TestRecord:
     properties: list[tuple[str, Any]] = field(default_factory=list)
     candidates: list[dict[str, Any]] = field(default_factory=list)
     ended: bool = False  # the attempt is over: its body finished, or the fixture was torn down
+    # Slice measurement name -> (its metric's threshold, verdict, Holm-adjusted p).
+    slice_thresholds: dict[str, tuple[Threshold, str, float]] = field(default_factory=dict)
 
     @property
     def gate(self) -> str | None:
@@ -251,6 +257,8 @@ class Mlgate:
         spec = self._record.spec
         for t in spec.thresholds if spec else ():
             verdicts = slice_threshold_verdicts(result, t.metric, t.op, t.value, alpha=self._settings.alpha)
+            for name, verdict, p in verdicts:
+                self._record.slice_thresholds[f"{t.metric}[{name}]"] = (t, verdict, p)
             failing = [(name, p) for name, verdict, p in verdicts if verdict == "fail"]
             if failing:
                 worst = result.worst_slice(t.metric)
@@ -455,6 +463,48 @@ def _compare_baseline(record: TestRecord, m: Measurement, settings: Settings,
     )
 
 
+def _is_slice(m: Measurement) -> bool:
+    return "slice" in m.info and "parent" in m.info
+
+
+def _compare_slices(record: TestRecord, settings: Settings,
+                    session: SessionServices) -> dict[str, Comparison]:
+    """Slices of each metric against the baseline, Holm-corrected across the metric's slices."""
+    from pytest_mlgate.stats.compare import compare_holm, prepare
+
+    baseline = session.baseline
+    if baseline is None:
+        return {}
+    groups: dict[str, list[Measurement]] = {}
+    for name, m in record.measurements.items():
+        if _is_slice(m) and name not in record.comparisons:
+            groups.setdefault(str(m.info["parent"]), []).append(m)
+    spec = record.spec
+    out: dict[str, Comparison] = {}
+    for parent, members in groups.items():
+        threshold = spec.threshold_for(parent) if spec else None
+        direction = members[0].info.get("direction") or direction_of(parent) or (
+            ("higher" if threshold.higher_is_better else "lower") if threshold else None)
+        if direction not in ("higher", "lower"):
+            continue
+        margin = spec.margin_for(parent, settings.margin) if spec else settings.margin
+        names, prepared = [], []
+        for m in members:
+            entry = baseline.get(record.key, m.name)
+            if entry is None:
+                continue
+            names.append(m.name)
+            prepared.append(prepare(
+                m, entry, direction=str(direction), margin=margin,
+                current_samples=record.samples.get(m.name),
+                reference_samples=baseline.samples(record.key, m.name),
+                current_fingerprint=m.info.get("fingerprint"),
+                reference_fingerprint=entry.fingerprint, seed=record.seed or 0,
+            ))
+        out.update(zip(names, compare_holm(prepared, settings.alpha), strict=True))
+    return out
+
+
 def finish_record(record: TestRecord, settings: Settings, session: SessionServices) -> list[str]:
     """Check thresholds and regressions of a finished test body; return failure lines."""
     failures: list[str] = list(record.failures)
@@ -463,18 +513,23 @@ def finish_record(record: TestRecord, settings: Settings, session: SessionServic
     for name in thresholds:
         if name not in record.measurements:
             failures.append(f"threshold for {name}, but no {name} was recorded")
+    slice_comparisons = _compare_slices(record, settings, session) if settings.gate_mode else {}
     for name, m in record.measurements.items():
         r = MetricResult(measurement=m, threshold=thresholds.get(name))
         if r.threshold is not None:
             r.threshold_verdict, why = _threshold_verdict(r.threshold, m, settings.threshold_policy)
             if why:
                 failures.append(why)
+        elif name in record.slice_thresholds:
+            # Judged per slice with Holm when evaluate() ran; its failure line is already kept.
+            r.threshold, r.threshold_verdict, r.threshold_p = record.slice_thresholds[name]
         if math.isnan(m.value) and r.threshold is None:
             failures.append(f"{name} is NaN: a NaN never passes a gate")
             r.threshold_verdict = "fail"
         r.comparison = record.comparisons.get(name)
         if r.comparison is None and settings.gate_mode:
-            r.comparison = _compare_baseline(record, m, settings, session)
+            r.comparison = (slice_comparisons.get(name) if _is_slice(m)
+                            else _compare_baseline(record, m, settings, session))
         c = r.comparison
         if c is not None:
             label = "champion" if c.reference == "champion" else "baseline"

@@ -49,6 +49,14 @@ def _shown_in_terminal(m: Mapping[str, Any]) -> bool:
     return not (m.get("method") == "benchmark" and m.get("verdict") in (None, "none"))
 
 
+def _threshold_cell(m: Mapping[str, Any]) -> str:
+    th = m.get("threshold") or {}
+    text = str(th.get("text", "-")) if th else "-"
+    if m.get("threshold_p") is not None:  # a slice: judged by a test, Holm across slices
+        text += f" (Holm p {fmt(m['threshold_p'])})"
+    return text
+
+
 def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[str]]:
     rows = []
     for t in report["tests"]:
@@ -56,7 +64,6 @@ def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[
             if not markdown and not _shown_in_terminal(m):
                 continue
             c = m.get("comparison") or {}
-            th = m.get("threshold") or {}
             change = "-"
             if c.get("ratio") is not None:
                 change = f"x{fmt(c['ratio'])}"
@@ -73,7 +80,7 @@ def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[
                 m["name"],
                 fmt(m["value"]) if not isinstance(m["value"], str) else m["value"],
                 fmt_interval(m.get("low"), m.get("high")),
-                th.get("text", "-") if th else "-",
+                _threshold_cell(m),
                 base,
                 change,
                 verdict,

@@ -21,8 +21,10 @@ interval.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,6 +32,7 @@ from numpy.typing import NDArray
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.measurement import Comparison, Measurement, Verdict
+from pytest_mlgate.stats.holm import holm, holm_levels
 from pytest_mlgate.stats.intervals import delong, delong_paired, resample_blocks, z_value
 
 
@@ -51,96 +54,190 @@ def _phi(x: float) -> float:
 
 
 class _Test:
-    """p-values of the three one-sided questions, as functions of the margin point."""
+    """One test of the oriented improvement ``delta``, as a family of one-sided p-values.
 
-    def __init__(
-        self,
-        delta: float,
-        method: str,
-        p_below: Callable[[float], float],
-        p_above: Callable[[float], float],
-        interval: tuple[float, float],
-    ) -> None:
-        self.delta = delta  # estimated improvement (oriented)
-        self.method = method
-        self.p_below = p_below  # p-value against H0: delta >= d0 (small: delta < d0)
-        self.p_above = p_above  # p-value against H0: delta <= d0 (small: delta > d0)
-        self.interval = interval  # oriented interval of delta at level 1 - 2 alpha
+    ``p_below(d0)``: p-value against H0 "delta >= d0" (small: delta < d0).
+    ``p_above(d0)``: p-value against H0 "delta <= d0" (small: delta > d0).
+    ``bounds(a)``: the inversion of both at one-sided level ``a``: (L, U) such that
+    ``p_above(d0) < a`` exactly when ``d0 < L`` and ``p_below(d0) < a`` exactly when ``d0 > U``.
+    The verdict is read off the p-values and the interval off ``bounds``, so they always agree.
+    """
+
+    method = "point"
+
+    def __init__(self, delta: float) -> None:
+        self.delta = delta
+
+    def p_below(self, d0: float) -> float:
+        return 0.0 if self.delta < d0 else 1.0
+
+    def p_above(self, d0: float) -> float:
+        return 0.0 if self.delta > d0 else 1.0
+
+    def bounds(self, a: float) -> tuple[float, float]:
+        return self.delta, self.delta
 
 
-def _normal_test(delta: float, se: float, alpha: float, method: str) -> _Test:
+class _NormalTest(_Test):
+    def __init__(self, delta: float, se: float, method: str) -> None:
+        super().__init__(delta)
+        self.se, self.method = se, method
+
+    def p_below(self, d0: float) -> float:
+        return _phi((self.delta - d0) / self.se)
+
+    def p_above(self, d0: float) -> float:
+        return _phi((d0 - self.delta) / self.se)
+
+    def bounds(self, a: float) -> tuple[float, float]:
+        z = z_value(1 - 2 * a)
+        return self.delta - z * self.se, self.delta + z * self.se
+
+
+def _normal_test(delta: float, se: float, method: str) -> _Test:
     if se <= 0 or not math.isfinite(se):
-        return _point_test(delta, method)
-    z = z_value(1 - 2 * alpha)
-    return _Test(
-        delta,
-        method,
-        lambda d0: _phi((delta - d0) / se),
-        lambda d0: _phi((d0 - delta) / se),
-        (delta - z * se, delta + z * se),
-    )
+        return _Test(delta)
+    return _NormalTest(delta, se, method)
 
 
-def _point_test(delta: float, method: str = "point") -> _Test:
-    return _Test(
-        delta,
-        method,
-        lambda d0: 0.0 if delta < d0 else 1.0,
-        lambda d0: 0.0 if delta > d0 else 1.0,
-        (delta, delta),
-    )
+class _ExactMcNemar(_Test):
+    """Paired proportions at margin 0: McNemar's exact test conditional on the ``s = b + c``
+    discordant rows, of which ``c`` went the reference's way. Conditionally the improvement is
+    ``s/n * (1 - 2*pi)`` with pi the chance a discordant row favours the reference; its interval
+    is the Clopper-Pearson interval of pi on that scale, the exact inversion of the test."""
+
+    method = "mcnemar-exact"
+
+    def __init__(self, b: int, c: int, n: int) -> None:
+        super().__init__((b - c) / n)
+        self.b, self.c, self.n, self.s = b, c, n, b + c
+
+    def _pi0(self, d0: float) -> float:
+        return (1.0 - d0 * self.n / self.s) / 2.0
+
+    def p_below(self, d0: float) -> float:
+        from scipy.stats import binom
+
+        if self.s == 0:
+            return super().p_below(d0)
+        pi0 = self._pi0(d0)
+        if pi0 < 0.0:
+            return 0.0  # delta >= d0 is impossible: d0 exceeds the share of discordant rows
+        return float(binom.sf(self.c - 1, self.s, min(pi0, 1.0)))
+
+    def p_above(self, d0: float) -> float:
+        from scipy.stats import binom
+
+        if self.s == 0:
+            return super().p_above(d0)
+        pi0 = self._pi0(d0)
+        if pi0 > 1.0:
+            return 0.0
+        return float(binom.cdf(self.c, self.s, max(pi0, 0.0)))
+
+    def bounds(self, a: float) -> tuple[float, float]:
+        from scipy.stats import beta
+
+        if self.s == 0:
+            return 0.0, 0.0
+        s, c = self.s, self.c
+        pi_low = float(beta.ppf(a, c, s - c + 1)) if c > 0 else 0.0
+        pi_high = float(beta.ppf(1 - a, c + 1, s - c)) if c < s else 1.0
+        scale = s / self.n
+        return scale * (1 - 2 * pi_high), scale * (1 - 2 * pi_low)
 
 
-def _mcnemar_test(better: int, worse: int, n: int, alpha: float) -> _Test:
-    """Paired proportions: ``better`` rows only the current side gets right, ``worse`` rows only
-    the reference gets right, out of ``n``. Exact binomial at d0 == 0, Tango (1998) score test
-    for a non-zero margin."""
-    from scipy.stats import binom
+class _TangoScore(_Test):
+    """Paired proportions with a margin: Tango's (1998) score test of the difference, with the
+    restricted maximum-likelihood estimate in closed form; its interval is the score interval."""
 
-    b, c = better, worse
-    delta = (b - c) / n if n else 0.0
+    method = "tango-score"
 
-    def tango_z(d0: float) -> float:
+    def __init__(self, b: int, c: int, n: int) -> None:
+        super().__init__((b - c) / n)
+        self.b, self.c, self.n = b, c, n
+
+    def z(self, d0: float) -> float:
+        b, c, n = self.b, self.c, self.n
         a_ = 2.0 * n
         b_ = -b - c + (2.0 * n - b + c) * d0
         c_ = -c * d0 * (1.0 - d0)
         p21 = (math.sqrt(max(b_ * b_ - 4.0 * a_ * c_, 0.0)) - b_) / (2.0 * a_)
         var = n * (2.0 * p21 + d0 * (1.0 - d0))
+        top = b - c - n * d0
         if var <= 0:
-            return (
-                math.inf if (b - c - n * d0) > 0 else (-math.inf if (b - c - n * d0) < 0 else 0.0)
-            )
-        return (b - c - n * d0) / math.sqrt(var)
+            return math.inf if top > 0 else (-math.inf if top < 0 else 0.0)
+        return top / math.sqrt(var)
 
-    def p_below(d0: float) -> float:
-        if d0 == 0.0:
-            return float(binom.sf(c - 1, b + c, 0.5)) if b + c else 1.0
-        return _phi(tango_z(d0))
+    def p_below(self, d0: float) -> float:
+        return _phi(self.z(d0))
 
-    def p_above(d0: float) -> float:
-        if d0 == 0.0:
-            return float(binom.sf(b - 1, b + c, 0.5)) if b + c else 1.0
-        return _phi(-tango_z(d0))
+    def p_above(self, d0: float) -> float:
+        return _phi(-self.z(d0))
 
-    se = math.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n if n else 0.0
-    z = z_value(1 - 2 * alpha)
-    method = "mcnemar-exact" if b + c < 10**7 else "mcnemar"
-    return _Test(delta, method, p_below, p_above, (delta - z * se, delta + z * se))
+    def bounds(self, a: float) -> tuple[float, float]:
+        from scipy.optimize import brentq
+
+        q = z_value(1 - 2 * a)
+        edge = 1.0 - 1e-12
+        # z decreases in d0 and is 0 at the estimate: each limit is one root.
+        if self.z(-edge) <= q:
+            low = -1.0
+        else:
+            low = float(brentq(lambda d: self.z(d) - q, -edge, self.delta, xtol=1e-13))
+        if self.z(edge) >= -q:
+            high = 1.0
+        else:
+            high = float(brentq(lambda d: self.z(d) + q, self.delta, edge, xtol=1e-13))
+        return low, high
 
 
-def _bootstrap_test(reps: NDArray[np.float64], delta: float, alpha: float) -> _Test:
+def _paired_proportion_test(better: int, worse: int, n: int, margin: float) -> _Test:
+    """``better`` rows only the current side gets right, ``worse`` rows only the reference gets
+    right, out of ``n``: exact McNemar at margin 0, Tango's score test with a margin."""
+    if n == 0:
+        return _Test(0.0)
+    if margin == 0.0:
+        return _ExactMcNemar(better, worse, n)
+    return _TangoScore(better, worse, n)
+
+
+class _BootstrapTest(_Test):
+    """Paired bootstrap: p-values are shares of replicates beyond d0 (with the usual +1), and
+    the interval ends are the order statistics at which those p-values cross the level."""
+
+    method = "paired-bootstrap"
+
+    def __init__(self, reps: NDArray[np.float64], delta: float) -> None:
+        super().__init__(delta)
+        self.r = np.sort(reps)
+        self.nb = self.r.size
+
+    def p_below(self, d0: float) -> float:
+        k = self.nb - int(np.searchsorted(self.r, d0, "left"))  # replicates >= d0
+        return (k + 1) / (self.nb + 1)
+
+    def p_above(self, d0: float) -> float:
+        k = int(np.searchsorted(self.r, d0, "right"))  # replicates <= d0
+        return (k + 1) / (self.nb + 1)
+
+    def bounds(self, a: float) -> tuple[float, float]:
+        # The largest count k of replicates beyond d0 that still rejects: (k + 1)/(nb + 1) < a.
+        k = math.floor(a * (self.nb + 1)) - 1
+        while k >= 0 and not (k + 1) / (self.nb + 1) < a:
+            k -= 1
+        while (k + 2) / (self.nb + 1) < a and k + 1 < self.nb:
+            k += 1
+        if k < 0:
+            return -math.inf, math.inf
+        return float(self.r[k]), float(self.r[self.nb - 1 - k])
+
+
+def _bootstrap_test(reps: NDArray[np.float64], delta: float) -> _Test:
     r = reps[np.isfinite(reps)]
     if r.size == 0:
-        return _point_test(delta)
-    nb = r.size
-    lo, hi = np.percentile(r, [100 * alpha, 100 * (1 - alpha)])
-    return _Test(
-        delta,
-        "paired-bootstrap",
-        lambda d0: (np.count_nonzero(r >= d0) + 1) / (nb + 1),
-        lambda d0: (np.count_nonzero(r <= d0) + 1) / (nb + 1),
-        (float(lo), float(hi)),
-    )
+        return _Test(delta)
+    return _BootstrapTest(r, delta)
 
 
 def _summary_se(m: _Summary) -> float | None:
@@ -191,7 +288,7 @@ def _paired_test(
     cur: Mapping[str, NDArray[Any]],
     ref: Mapping[str, NDArray[Any]],
     sign: float,
-    alpha: float,
+    margin: float,
     n_boot: int,
     seed: int,
 ) -> _Test | None:
@@ -222,11 +319,11 @@ def _paired_test(
         ok_r = (np.asarray(ref["y_pred"]) == yt)[rows]
         better = int(np.count_nonzero(ok_c & ~ok_r))
         worse = int(np.count_nonzero(ok_r & ~ok_c))
-        return _mcnemar_test(better, worse, int(rows.sum()), alpha)
+        return _paired_proportion_test(better, worse, int(rows.sum()), margin)
     if spec.family == "ranking" and not weighted:
         yt = np.asarray(cur["y_true"], dtype=bool)
         diff, var = delong_paired(delong(yt, cur["score"]), delong(yt, ref["score"]))
-        return _normal_test(sign * diff, math.sqrt(max(var, 0.0)), alpha, "paired-delong")
+        return _normal_test(sign * diff, math.sqrt(max(var, 0.0)), "paired-delong")
     kc, kr = kernel(spec, cur), kernel(spec, ref)
     delta = sign * (kc.point() - kr.point())
     reps = np.concatenate(
@@ -235,7 +332,156 @@ def _paired_test(
             for idx in resample_blocks(kc.n, n_boot, seed)
         ]
     )
-    return _bootstrap_test(reps, delta, alpha)
+    return _bootstrap_test(reps, delta)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A comparison whose test is chosen but whose verdict is not yet decided.
+
+    ``test`` is None when no comparison is possible (``final`` then holds the answer)."""
+
+    metric: str
+    reference_kind: str
+    reference_value: float
+    change: float
+    margin: float
+    sign: float
+    test: _Test | None = None
+    final: Comparison | None = None
+
+    @property
+    def p_fail(self) -> float:
+        """The one-sided p-value of "worse than the reference by more than the margin"."""
+        return 1.0 if self.test is None else self.test.p_below(-self.margin)
+
+
+def prepare(
+    current: Measurement,
+    reference: Any,
+    *,
+    direction: str,
+    margin: float,
+    current_samples: Mapping[str, NDArray[Any]] | None = None,
+    reference_samples: Mapping[str, NDArray[Any]] | None = None,
+    reference_kind: str = "baseline",
+    current_fingerprint: str | None = None,
+    reference_fingerprint: str | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Prepared:
+    """Choose the test of ``current`` against ``reference`` (see :func:`compare`)."""
+    if direction not in ("higher", "lower"):
+        raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
+    if margin < 0 or not math.isfinite(margin):
+        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+    sign = 1.0 if direction == "higher" else -1.0
+    ref_value = float(reference.value)
+    cur_fp = current_fingerprint or current.info.get("fingerprint")
+    ref_fp = (
+        reference_fingerprint
+        or getattr(reference, "fingerprint", None)
+        or (getattr(reference, "info", None) or {}).get("fingerprint")
+    )
+    metric = current.name
+    change = float(current.value) - ref_value
+    base = Prepared(metric, reference_kind, ref_value, change, margin, sign)
+    common: dict[str, Any] = {
+        "metric": metric,
+        "reference": reference_kind,
+        "reference_value": ref_value,
+        "margin": margin,
+    }
+    if cur_fp and ref_fp and cur_fp != ref_fp:
+        return dataclasses.replace(base, final=Comparison(
+            verdict="not_compared",
+            change=change,
+            **common,
+            reason=(
+                f"the {reference_kind} of {metric!r} was measured on different evaluation data "
+                f"(fingerprint {str(ref_fp)[:19]} vs {str(cur_fp)[:19]} now); the values are not "
+                f"comparable: update the baseline on purpose (--mlgate-update-baseline) if the "
+                f"evaluation data changed on purpose"
+            ),
+        ))
+    if not (math.isfinite(ref_value) and math.isfinite(float(current.value))):
+        return dataclasses.replace(base, final=Comparison(
+            verdict="not_compared", **common, reason="a value is not finite"))
+
+    test: _Test | None = None
+    if current_samples and reference_samples and cur_fp and ref_fp:
+        parent = current.info.get("parent", metric)
+        test = _paired_test(
+            str(parent), current_samples, reference_samples, sign, margin, n_boot, seed
+        )
+    if test is None:
+        se_c, se_r = _summary_se(current), _summary_se(reference)
+        if se_c is None or se_r is None:
+            test = _Test(sign * change)
+        else:
+            test = _normal_test(sign * change, math.hypot(se_c, se_r), "unpaired-normal")
+    return dataclasses.replace(base, test=test)
+
+
+@dataclass(frozen=True)
+class _HolmMember:
+    size: int  # hypotheses in the family
+    alpha: float  # the family's level
+    adjusted: float  # Holm-adjusted p-value of this member's fail question
+
+
+def conclude(p: Prepared, alpha: float, *, holm_member: _HolmMember | None = None) -> Comparison:
+    """The verdict of a prepared comparison at one-sided level ``alpha``, with the change
+    interval at level ``1 - 2*alpha`` read off the same test.
+
+    In a Holm family ``alpha`` is this member's own level (see ``holm_levels``) and the p-value
+    reported is the Holm-adjusted one: below the family's level exactly when the member fails.
+    """
+    if p.final is not None:
+        return p.final
+    test = p.test
+    assert test is not None
+    margin = p.margin
+    verdict: Verdict
+    p_fail = test.p_below(-margin)
+    p_improved = test.p_above(margin)
+    if p_fail < alpha:
+        verdict, pv = "fail", p_fail
+    elif p_improved < alpha:
+        verdict, pv = "improved", p_improved
+    elif margin > 0 and test.p_above(-margin) >= alpha:
+        verdict, pv = "inconclusive", p_fail
+    else:
+        verdict, pv = "pass", p_fail
+    method = test.method
+    if holm_member is not None:
+        pv = (holm_member.adjusted if verdict != "improved"
+              else min(1.0, pv * holm_member.alpha / alpha))
+        method = f"{method}+holm"
+    lo, hi = test.bounds(alpha)
+    # Report the interval of the raw change (current - reference), not the oriented one.
+    change_low, change_high = (lo, hi) if p.sign > 0 else (-hi, -lo)
+    reason = _reason(verdict, p.metric, p.change, margin, alpha, method, p.reference_kind,
+                     holm_member)
+    return Comparison(
+        metric=p.metric,
+        verdict=verdict,
+        reference=p.reference_kind,
+        reference_value=p.reference_value,
+        change=p.change,
+        change_low=change_low,
+        change_high=change_high,
+        level=1.0 - 2.0 * alpha,
+        margin=margin,
+        p_value=None if method == "point" else pv,
+        method=method,
+        reason=reason,
+    )
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
 
 
 def compare(
@@ -256,90 +502,42 @@ def compare(
     """The verdict of ``current`` against ``reference`` (a BaselineEntry or a Measurement).
 
     ``margin`` is in the metric's units; ``alpha`` the one-sided significance level. Fingerprints
-    default to ``current.info["fingerprint"]`` and the reference's ``fingerprint`` field.
+    default to ``current.info["fingerprint"]`` and the reference's ``fingerprint`` field. The
+    change interval is at level ``1 - 2*alpha``; it lies wholly below ``-margin`` (oriented)
+    exactly when the verdict is FAIL, wholly above ``+margin`` exactly when it is IMPROVED.
     """
-    if direction not in ("higher", "lower"):
-        raise ValueError(f"direction must be 'higher' or 'lower', got {direction!r}")
-    if margin < 0 or not math.isfinite(margin):
-        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
-    if not 0 < alpha < 0.5:
-        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
-    sign = 1.0 if direction == "higher" else -1.0
-    ref_value = float(reference.value)
-    cur_fp = current_fingerprint or current.info.get("fingerprint")
-    ref_fp = (
-        reference_fingerprint
-        or getattr(reference, "fingerprint", None)
-        or (getattr(reference, "info", None) or {}).get("fingerprint")
-    )
-    metric = current.name
-    change = float(current.value) - ref_value
-    ratio = float(current.value) / ref_value if ref_value != 0 else None
-    base: dict[str, Any] = {
-        "metric": metric,
-        "reference": reference_kind,
-        "reference_value": ref_value,
-        "margin": margin,
-    }
-    if cur_fp and ref_fp and cur_fp != ref_fp:
-        return Comparison(
-            verdict="not_compared",
-            change=change,
-            ratio=ratio,
-            **base,
-            reason=(
-                f"the {reference_kind} of {metric!r} was measured on different evaluation data "
-                f"(fingerprint {str(ref_fp)[:19]} vs {str(cur_fp)[:19]} now); the values are not "
-                f"comparable: update the baseline on purpose (--mlgate-update-baseline) if the "
-                f"evaluation data changed on purpose"
-            ),
-        )
-    if not (math.isfinite(ref_value) and math.isfinite(float(current.value))):
-        return Comparison(verdict="not_compared", **base, reason="a value is not finite")
+    _check_alpha(alpha)
+    return conclude(prepare(
+        current, reference, direction=direction, margin=margin, current_samples=current_samples,
+        reference_samples=reference_samples, reference_kind=reference_kind,
+        current_fingerprint=current_fingerprint, reference_fingerprint=reference_fingerprint,
+        n_boot=n_boot, seed=seed,
+    ), alpha)
 
-    test: _Test | None = None
-    if current_samples and reference_samples and cur_fp and ref_fp:
-        parent = current.info.get("parent", metric)
-        test = _paired_test(
-            str(parent), current_samples, reference_samples, sign, alpha, n_boot, seed
-        )
-    if test is None:
-        se_c, se_r = _summary_se(current), _summary_se(reference)
-        if se_c is None or se_r is None:
-            test = _point_test(sign * change)
-        else:
-            test = _normal_test(sign * change, math.hypot(se_c, se_r), alpha, "unpaired-normal")
 
-    verdict: Verdict
-    p_fail = test.p_below(-margin)
-    p_improved = test.p_above(margin)
-    if p_fail < alpha:
-        verdict, p = "fail", p_fail
-    elif p_improved < alpha and test.delta > 0:
-        verdict, p = "improved", p_improved
-    elif margin > 0 and test.p_above(-margin) >= alpha:
-        verdict, p = "inconclusive", p_fail
-    else:
-        verdict, p = "pass", p_fail
-    lo, hi = test.interval
-    # Report the interval of the raw change (current - reference), not the oriented one.
-    change_low, change_high = (lo, hi) if sign > 0 else (-hi, -lo)
-    reason = _reason(verdict, metric, change, margin, alpha, test.method, reference_kind)
-    return Comparison(
-        verdict=verdict,
-        change=change,
-        ratio=ratio,
-        change_low=change_low,
-        change_high=change_high,
-        p_value=None if test.method == "point" else p,
-        method=test.method,
-        reason=reason,
-        **base,
-    )
+def compare_holm(members: Sequence[Prepared], alpha: float) -> list[Comparison]:
+    """Verdicts of several comparisons of one metric (its slices) with Holm's step-down
+    correction of the fail question: the chance that any member FAILs wrongly is at most
+    ``alpha``. Each member's verdict and interval are taken at its own Holm level, so an
+    interval excludes the margin exactly when its member is significant after correction."""
+    _check_alpha(alpha)
+    tested = [i for i, m in enumerate(members) if m.final is None]
+    ps = [members[i].p_fail for i in tested]
+    levels = dict(zip(tested, holm_levels(ps, alpha), strict=True))
+    adjusted = dict(zip(tested, holm(ps), strict=True))
+    out = []
+    for i, m in enumerate(members):
+        if i not in levels:
+            out.append(conclude(m, alpha))
+            continue
+        out.append(conclude(m, levels[i],
+                            holm_member=_HolmMember(len(tested), alpha, adjusted[i])))
+    return out
 
 
 def _reason(
-    verdict: str, metric: str, change: float, margin: float, alpha: float, method: str, ref: str
+    verdict: str, metric: str, change: float, margin: float, alpha: float, method: str, ref: str,
+    holm_member: _HolmMember | None,
 ) -> str:
     m = f" by more than the margin {margin:g}" if margin > 0 else ""
     if method == "point":
@@ -347,11 +545,16 @@ def _reason(
             "fail": f"{metric} is worse than the {ref}{m} (no interval: plain comparison)",
             "improved": f"{metric} is better than the {ref}{m} (no interval: plain comparison)",
         }.get(verdict, f"{metric} is not worse than the {ref}{m} (no interval: plain comparison)")
+    if holm_member is not None:
+        level = (f"alpha={holm_member.alpha:g} after Holm's correction over "
+                 f"{holm_member.size} slices")
+    else:
+        level = f"alpha={alpha:g}"
     if verdict == "fail":
-        return f"{metric} is worse than the {ref}{m}, significant at alpha={alpha:g} ({method})"
+        return f"{metric} is worse than the {ref}{m}, significant at {level} ({method})"
     if verdict == "improved":
         return (
-            f"{metric} is better than the {ref}{m}, significant at alpha={alpha:g}; "
+            f"{metric} is better than the {ref}{m}, significant at {level}; "
             "consider moving the baseline forward"
         )
     if verdict == "inconclusive":

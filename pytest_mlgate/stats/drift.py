@@ -51,8 +51,6 @@ DEFAULT_NUMERIC_THRESHOLD = 0.1
 #: Jensen-Shannon distance, base 2 (0 = same distribution, 1 = disjoint support).
 DEFAULT_CATEGORICAL_THRESHOLD = 0.1
 
-_SIGN = np.uint64(1 << 63)
-_ONE = np.uint64(1)
 # Below this many values in all numeric columns together, threads cost more than they save.
 _PARALLEL_MIN_VALUES = 200_000
 
@@ -60,7 +58,10 @@ _PARALLEL_MIN_VALUES = 200_000
 @dataclass(frozen=True)
 class ColumnDrift:
     """The drift reading of one column. ``effect`` is in the units of ``effect_name``:
-    "wasserstein_sd" (reference SDs) or "jensen_shannon" (base-2 distance)."""
+    "wasserstein_sd" (reference SDs) or "jensen_shannon" (base-2 distance). ``method`` says how
+    the p-value was obtained: the exact two-sample KS distribution where scipy's
+    ``ks_2samp(method="auto")`` uses it (both samples of at most 10,000 values), else the
+    asymptotic one."""
 
     name: str
     kind: Literal["numeric", "categorical"]
@@ -79,6 +80,8 @@ class ColumnDrift:
     missing_current: float
     new_categories: tuple[str, ...] = ()
     missing_categories: tuple[str, ...] = ()
+    #: How the p-value was computed: "ks-exact", "ks-asymptotic" or "chi2".
+    method: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -130,13 +133,15 @@ class DriftResult:
         share = Measurement(
             name="drift_share", value=self.share, n=len(self.columns),
             method="ks/chi2+holm+effect",
-            info={**common, "drifted_columns": self.drifted_columns},
+            info={**common, "drifted_columns": self.drifted_columns,
+                  "tests": {c.name: c.method for c in self.columns}},
         )
         effect = Measurement(
             name="drift_worst_effect", value=worst.effect if worst else 0.0,
             n=self.n_current, method=worst.effect_name if worst else None,
             info={**common, "column": worst.name if worst else None,
-                  "threshold": worst.threshold if worst else None},
+                  "threshold": worst.threshold if worst else None,
+                  "test": worst.method if worst else None},
         )
         return [share, effect]
 
@@ -152,7 +157,7 @@ class DriftResult:
             if c.missing_categories:
                 notes.append("gone: " + _short(c.missing_categories))
             rows.append([
-                c.name, c.kind, c.test, fmt(c.statistic), fmt(c.p_adjusted),
+                c.name, c.kind, c.method, fmt(c.statistic), fmt(c.p_adjusted),
                 f"{fmt(c.effect)} ({'W/sd' if c.kind == 'numeric' else 'JS'})",
                 fmt(c.threshold), f"{c.missing_reference:.1%} -> {c.missing_current:.1%}",
                 "; ".join(notes) or "-", "DRIFT" if c.drifted else "no",
@@ -325,6 +330,7 @@ def check_drift(
             drifted=significant and r.effect > thr, n_reference=r.n_ref, n_current=r.n_cur,
             missing_reference=r.missing_ref, missing_current=r.missing_cur,
             new_categories=r.new_categories, missing_categories=r.missing_categories,
+            method=r.method,
         ))
     return DriftResult(columns=out, alpha=alpha, reference_kind=ref_kind,
                        n_reference=n_ref_rows, n_current=int(current.shape[0]))
@@ -344,16 +350,78 @@ class _Reading:
     n_cur: int = 0
     new_categories: tuple[str, ...] = ()
     missing_categories: tuple[str, ...] = ()
+    method: str = "chi2"
 
 
-def _ks_pvalue(d: float, n: int, m: int) -> float:
-    """Asymptotic two-sided two-sample KS p-value (scipy's kstwo with n*m/(n+m) points)."""
+#: Largest sample size for which the exact KS distribution is used (scipy's MAX_AUTO_N).
+KS_EXACT_MAX_N = 10_000
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def ks_pvalue(d: float, n: int, m: int) -> tuple[float, str]:
+    """Two-sided two-sample KS p-value of statistic ``d`` for sizes ``n`` and ``m``, and the
+    method: "ks-exact" when both sizes are at most 10,000 (scipy's ``method="auto"`` rule),
+    else "ks-asymptotic" (Smirnov's limit through scipy's ``kstwo`` with n*m/(n+m) points).
+
+    Complete separation (``d == 1``) is always exact: two of the C(n+m, n) orderings reach it.
+    """
+    t = round(d * n * m)  # D is a multiple of 1/(n*m)
+    if t <= 0:
+        return 1.0, "ks-exact" if max(n, m) <= KS_EXACT_MAX_N else "ks-asymptotic"
+    if t >= n * m:
+        p = math.exp(math.log(2.0) - _log_comb(n + m, n))
+        return min(1.0, p), "ks-exact"
+    if max(n, m) <= KS_EXACT_MAX_N:
+        return _ks_exact(t, n, m), "ks-exact"
     from scipy.stats import kstwo
 
-    if d <= 0:
-        return 1.0
     en = max(1, round(n * m / (n + m)))
-    return float(min(1.0, max(0.0, kstwo.sf(d, en))))
+    return float(min(1.0, max(0.0, kstwo.sf(d, en)))), "ks-asymptotic"
+
+
+def _ks_exact(t: int, n: int, m: int) -> float:
+    """P(D >= t/(n*m)) under H0 for samples of sizes n and m (no ties): the share of the
+    C(n+m, n) orderings whose path (i values of one sample, j of the other) reaches
+    |i*m - j*n| >= t."""
+    if n == m:
+        # Closed form: 2 * sum_k (-1)^(k+1) C(2n, n - k*h) / C(2n, n), h = t / n.
+        h = t // n
+        if h == 0:
+            return 1.0
+        k_max = n // h
+        idx = np.arange(k_max * h, dtype=np.float64)
+        ratio = np.cumprod((n - idx) / (n + 1.0 + idx))[h - 1 :: h]
+        signs = np.where(np.arange(k_max) % 2 == 0, 1.0, -1.0)
+        return float(min(1.0, max(0.0, 2.0 * math.fsum((signs * ratio).tolist()))))
+    # A uniformly random ordering is a lattice path from (0, 0) to (n, m); walk it one
+    # anti-diagonal (i + j = k) at a time as a Markov chain (from (i, j) the next value is from
+    # the first sample with chance (n - i)/(n + m - k)). q holds the chance of being at each cell
+    # of the diagonal without having left the band |i*m - j*n| < t; what steps out of the band
+    # is added to the answer directly, so small p-values keep their precision.
+    total = n + m
+    q = np.ones(1)
+    lo = 0  # i of q[0]
+    out = 0.0
+    for k in range(total):
+        i = np.arange(lo, lo + q.size, dtype=np.float64)
+        rest = float(total - k)
+        step_a = q * ((n - i) / rest)
+        nxt = np.zeros(q.size + 1)
+        nxt[1:] = step_a
+        nxt[:-1] += q - step_a
+        # Cells of diagonal k + 1 inside the band: (k+1)*n - t < i*(n+m) < (k+1)*n + t.
+        first = max(lo, ((k + 1) * n - t) // total + 1)
+        last = min(lo + q.size, ((k + 1) * n + t - 1) // total)
+        if last < first:
+            return float(min(1.0, out + float(nxt.sum())))
+        a, b = first - lo, last - lo + 1
+        out += float(nxt[:a].sum()) + float(nxt[b:].sum())
+        q = nxt[a:b]
+        lo = first
+    return float(min(1.0, max(0.0, out)))
 
 
 # ---- numeric ---------------------------------------------------------------------------------
@@ -373,8 +441,9 @@ def _numeric(name: str, ref: FloatArray | None, rp: ColumnProfile | None, cur: F
         sd = float(rp.std or 0.0)
     # A constant reference column that moved at all is pure drift.
     effect = w / sd if sd > 0 else (0.0 if w == 0 else math.inf)
-    return _Reading(name, "numeric", "ks", d, _ks_pvalue(d, n, m), effect, n, missing_ref,
-                    missing_cur, n_cur=m)
+    p, method = ks_pvalue(d, n, m)
+    return _Reading(name, "numeric", "ks", d, p, effect, n, missing_ref, missing_cur, n_cur=m,
+                    method=method)
 
 
 _GRID = 4096
@@ -382,17 +451,16 @@ _GRID = 4096
 
 def _two_sample(a: FloatArray, b: FloatArray) -> tuple[float, float]:
     """(KS statistic, Wasserstein-1 distance) of two samples: one sort of each, then work on
-    the sorted arrays that costs far less than a sort (no full merge)."""
+    the sorted arrays that costs far less than a sort."""
+    sa, sb = np.sort(a), np.sort(b)
     if a.size != b.size:
-        # Unequal sizes: the merged sort also yields the Wasserstein integral directly.
-        return _two_sample_merged(a, b)
-    sa, sb = np.sort(a), np.sort(b)  # equal sizes from here on
+        return _two_sample_merged(sa, sb)
     if not (np.isfinite(sa[0]) and np.isfinite(sa[-1]) and np.isfinite(sb[0])
             and np.isfinite(sb[-1])):
-        return _two_sample_merged(a, b)
+        return _two_sample_merged(sa, sb)
     d = _ks_sorted(sa, sb)
     if d is None:
-        return _two_sample_merged(a, b)
+        return _two_sample_merged(sa, sb)
     return d, _wasserstein_sorted(sa, sb)
 
 
@@ -438,30 +506,20 @@ def _wasserstein_sorted(sa: FloatArray, sb: FloatArray) -> float:
     return float(np.abs(sa - sb).mean())
 
 
-def _two_sample_merged(a: FloatArray, b: FloatArray) -> tuple[float, float]:
-    """(KS statistic, Wasserstein-1 distance) of two samples, from a single merged sort.
+def _two_sample_merged(sa: FloatArray, sb: FloatArray) -> tuple[float, float]:
+    """(KS statistic, Wasserstein-1 distance) of two sorted samples, from their merged order.
 
-    Each float maps to an order-preserving uint64 key whose lowest bit is overwritten with the
-    sample label; one sort of the keys then gives the merged order and who owns each value.
-    The cleared bit is one unit in the last place: values 1 ulp apart count as ties.
+    A stable sort of two sorted runs is a linear merge (timsort finds the runs); values are
+    compared as floats, so only equal values are ties (one ulp apart is not a tie, and -0.0
+    equals 0.0).
     """
-    n, m = a.size, b.size
-    keys = np.empty(n + m, dtype=np.uint64)
-    _order_keys(a, keys[:n])
-    keys[:n] &= ~_ONE
-    _order_keys(b, keys[n:])
-    keys[n:] |= _ONE
-    keys.sort()
-    # The label is bit 0 of each key: the first byte of a little-endian uint64.
-    low = keys.view(np.uint8)[:: 8] if np.little_endian else keys.view(np.uint8)[7::8]
-    n_b = np.cumsum(low & 1, dtype=np.int64)
+    n, m = sa.size, sb.size
+    both = np.concatenate([sa, sb])
+    order = np.argsort(both, kind="stable")
+    vals = both[order]
     # F_a - F_b scaled by n*m after position k: m * (#a so far) - n * (#b so far).
-    cum = np.arange(1, n + m + 1, dtype=np.int64)
-    cum *= m
-    n_b *= n + m
-    cum -= n_b
-    keys &= ~_ONE
-    vals = _from_keys(keys)
+    step = np.where(order < n, m, -n)
+    cum = np.cumsum(step, dtype=np.int64)
     gaps = np.diff(vals)
     ties = gaps == 0
     if not bool(ties.any()):
@@ -469,7 +527,7 @@ def _two_sample_merged(a: FloatArray, b: FloatArray) -> tuple[float, float]:
     else:
         # With ties only the last position of a run of equal values is a point of both CDFs.
         inner = cum[:-1][~ties]
-        d = float(np.abs(inner).max()) if inner.size else 0.0
+        d = float(max(np.abs(inner).max() if inner.size else 0, abs(int(cum[-1]))))
     absolute = np.abs(cum[:-1]).astype(np.float64)
     if not np.isfinite(gaps).all():  # infinities: only gaps where the CDFs differ count
         gaps[np.isnan(gaps)] = 0.0
@@ -479,26 +537,6 @@ def _two_sample_merged(a: FloatArray, b: FloatArray) -> tuple[float, float]:
     return d / scale, w / scale
 
 
-def _order_keys(x: FloatArray, out: np.ndarray[Any, np.dtype[np.uint64]]) -> None:
-    # Adding 0.0 turns -0.0 into 0.0: the two must be one value, and their keys would be
-    # neighbours that the cleared label bit can no longer tell apart from a real gap.
-    u = np.add(x, 0.0, dtype=np.float64).view(np.uint64)
-    # Negative floats: flip all bits; non-negative: set the sign bit. Keys then sort like floats.
-    np.right_shift(u, np.uint64(63), out=out)
-    np.negative(out, out=out)
-    np.bitwise_or(out, _SIGN, out=out)
-    np.bitwise_xor(out, u, out=out)
-
-
-def _from_keys(keys: np.ndarray[Any, np.dtype[np.uint64]]) -> FloatArray:
-    mask = np.right_shift(keys, np.uint64(63))
-    mask -= _ONE
-    mask |= _SIGN
-    mask ^= keys
-    out: FloatArray = mask.view(np.float64)
-    return out
-
-
 def _knots(rp: ColumnProfile) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The profile's CDF as knots x with left limits L and values R; linear in between."""
     if rp.exact:
@@ -506,6 +544,12 @@ def _knots(rp: ColumnProfile) -> tuple[FloatArray, FloatArray, FloatArray]:
         c = np.asarray(rp.counts, dtype=np.float64)
         r = np.cumsum(c) / c.sum()
         return x, r - c / c.sum(), r
+    if rp.knots:
+        x = np.asarray(rp.knots, dtype=np.float64)
+        below = np.asarray(rp.below, dtype=np.float64)
+        total = float(rp.n_present)
+        return x, below / total, (below + np.asarray(rp.at, dtype=np.float64)) / total
+    # Schema 1: quantiles at uniform levels, knots as observed values with F(q) >= p.
     q = np.asarray(rp.quantiles, dtype=np.float64)
     p = np.asarray(rp.levels, dtype=np.float64)
     x, first = np.unique(q, return_index=True)

@@ -30,7 +30,8 @@ class EvaluationResult:
 
     ``measurements`` holds one Measurement per metric, named as typed, then one per
     (metric, slice) named ``"metric[slice]"`` with ``info["slice"]``/``info["parent"]``.
-    ``samples`` maps each metric name to the per-sample arrays a paired comparison needs.
+    ``samples`` maps each metric name (slices included) to the per-sample arrays a paired
+    comparison needs.
     ``comparisons`` are the paired verdicts against ``against=`` (reference "champion").
     """
 
@@ -370,6 +371,7 @@ def evaluate(
             _measure(spec, samples[spec.name], n, level, n_boot, seed, {"fingerprint": fp})
         )
     skipped: list[dict[str, Any]] = []
+    slice_samples: dict[str, Samples] = {}
     if slices is not None:
         for sname, mask in _slice_masks(X, slices, n):
             size = int(mask.sum())
@@ -384,23 +386,19 @@ def evaluate(
                 continue
             for spec in specs:
                 info = {"slice": sname, "parent": spec.name, "n": size, "fingerprint": fp}
+                part = subset(samples[spec.name], mask)
+                name = f"{spec.name}[{sname}]"
                 try:
                     measurements.append(
-                        _measure(
-                            spec,
-                            subset(samples[spec.name], mask),
-                            size,
-                            level,
-                            n_boot,
-                            seed,
-                            info,
-                            name=f"{spec.name}[{sname}]",
-                        )
+                        _measure(spec, part, size, level, n_boot, seed, info, name=name)
                     )
                 except DataError as exc:
                     skipped.append(
                         {"slice": sname, "n": size, "metric": spec.name, "reason": str(exc)}
                     )
+                    continue
+                # Kept for paired comparisons of the slice with its baseline.
+                slice_samples[name] = part
     comparisons: list[Comparison] = []
     champion: list[Measurement] = []
     if against is not None:
@@ -434,7 +432,9 @@ def evaluate(
                     seed=seed,
                 )
             )
-    return EvaluationResult(measurements, samples, fp, n, comparisons, skipped, champion)
+    return EvaluationResult(
+        measurements, {**samples, **slice_samples}, fp, n, comparisons, skipped, champion
+    )
 
 
 def _measure(

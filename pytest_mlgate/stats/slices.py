@@ -48,8 +48,10 @@ def below_threshold_p(m: Measurement, op: str, threshold: float) -> float:
     if se <= 0:
         worse = m.value < threshold if higher else m.value > threshold
         return 0.0 if worse else 1.0
+    # z > 0: the value is on the good side of the threshold. The p-value is the lower tail
+    # P(Z <= z): small only when the value lies far on the bad side.
     z = (m.value - threshold) / se if higher else (threshold - m.value) / se
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
 def _clears(value: float, op: str, threshold: float) -> bool:
