@@ -19,6 +19,9 @@ publish or promote happens completely or not at all.
 
 A version directory appears only through one ``rename`` of a complete, fsynced, verified staging
 directory, so a reader never sees a partial version, whatever happens to the publisher.
+
+Nothing under the root is trusted: no path inside it is used through a symbolic link
+(``checked_path``), and a journal is validated before it is replayed (``_journal_problem``).
 """
 
 from __future__ import annotations
@@ -336,7 +339,8 @@ def _pin_for_path(path: Path) -> tuple[Path, Pin | None]:
     if not any(os.path.lexists(m) for m in markers):
         return path, None  # a numbered folder that is not in a registry
     located = LocalRegistry(root).locate(f"{name_dir.name}@{lexical.name}")
-    return lexical, located.pin
+    # Without "..", the path as written is that very place (and reads better in messages).
+    return (path if ".." not in path.parts else lexical), located.pin
 
 
 def _now() -> str:
