@@ -20,7 +20,7 @@ from pytest_mlgate import atomic
 from pytest_mlgate.cli import main
 from pytest_mlgate.delivery import LocalRegistry, generate_key_pair, load, stage_candidate
 from pytest_mlgate.delivery.staging import StagedCandidate
-from pytest_mlgate.errors import ConfigError, RegistryError, VerificationError
+from pytest_mlgate.errors import ConfigError, RegistryError
 
 X, Y = load_iris(return_X_y=True, as_frame=True)
 TREE = ["sklearn.tree._tree.Tree"]
