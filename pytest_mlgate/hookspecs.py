@@ -15,7 +15,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_mlgate.measurement import Measurement
-    from pytest_mlgate.session import RunResult
+    from pytest_mlgate.results import RunResult
 
 
 

@@ -1,8 +1,9 @@
 """pytest wiring only: options, ini keys, markers, the fixtures and hook registration.
 
-The work happens elsewhere: ``markers`` validates marker arguments, ``recorder`` is the fixture
-object, ``session`` decides verdicts on the controller, ``xdist`` carries data between
-pytest-xdist workers and the controller, ``report`` renders, ``delivery`` ships the model.
+The work happens elsewhere: ``markers`` validates marker arguments, ``fixture`` is the fixture
+object, ``verdicts`` decides a test's thresholds and regressions, ``controller`` decides the gates,
+``finish`` does the end-of-run work, ``xdist`` carries data between pytest-xdist workers and the
+controller, ``report`` renders, ``delivery`` ships the model.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
@@ -42,19 +43,21 @@ from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 if TYPE_CHECKING:
     from _pytest.nodes import Node
 
-    from pytest_mlgate.recorder import Mlgate, TestRecord
+    from pytest_mlgate.controller import Controller  # noqa: F401 - named in a StashKey string
+    from pytest_mlgate.fixture import Mlgate
+    from pytest_mlgate.record import TestRecord
     from pytest_mlgate.services import SessionServices
-    from pytest_mlgate.session import GateSession  # noqa: F401 - named in a StashKey string
 
-# The recorder and the controller's session are imported when first needed: pytest imports this
-# module for every run, and a suite without gated tests should not pay for them.
+# The fixture and the controller are imported when first needed: pytest imports this module for
+# every run, and a suite without gated tests should not pay for them.
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 SERVICES_KEY = pytest.StashKey["SessionServices"]()
-SESSION_KEY = pytest.StashKey["GateSession"]()
+SESSION_KEY = pytest.StashKey["Controller"]()
 SEED_KEY = pytest.StashKey[int]()
 DESELECTED_KEY = pytest.StashKey[dict[str, int]]()  # gate -> gated tests deselected
 SPEC_KEY = pytest.StashKey[GateSpec]()
+GATED_ITEMS_KEY = pytest.StashKey[list[pytest.Item]]()  # gated tests as collected
 RECORD_KEY = pytest.StashKey["TestRecord"]()
 ITEM_SEED_KEY = pytest.StashKey[int]()
 SETUP_STATE_KEY = pytest.StashKey[GlobalState]()
@@ -120,14 +123,15 @@ def pytest_configure(config: pytest.Config) -> None:
         workers = 1
     config.stash[SEED_KEY] = seed
     config.stash[DESELECTED_KEY] = {}
+    config.stash[GATED_ITEMS_KEY] = []
     from pytest_mlgate.services import SessionServices
 
-    services = SessionServices(config, settings, staging, workers)
+    services = SessionServices(settings, staging, workers)
     config.stash[SERVICES_KEY] = services
     if workerinput is None and (settings.gate_mode or settings.report or settings.markdown):
-        from pytest_mlgate.session import GateSession
+        from pytest_mlgate.controller import Controller
 
-        gs = GateSession(config, settings, seed, services)
+        gs = Controller(config, settings, seed, services)
         config.stash[SESSION_KEY] = gs
         config.pluginmanager.register(gs, "mlgate-session")
         if settings.gate_mode:
@@ -147,7 +151,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is None and config.getoption("dist", "no") != "no":  # pytest-xdist's controller
         from pytest_mlgate.xdist import XdistHooks
 
-        config.pluginmanager.register(XdistHooks(config), "mlgate-xdist")
+        config.pluginmanager.register(XdistHooks(seed, staging, config.stash.get(SESSION_KEY, None)),
+                                      "mlgate-xdist")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -236,7 +241,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     if report.outcome != "passed" or not report.result:
         return report
     settings = collector.config.stash[SETTINGS_KEY]
-    gated_items = collector.config.stash[SERVICES_KEY].gated_items
+    gated_items = collector.config.stash[GATED_ITEMS_KEY]
     # The collectors' gate markers are looked up once here; for each test only its own markers.
     inherited = [mark for node in reversed(collector.listchain()) for mark in _gate_marks(node)]
     xdist = None
@@ -293,7 +298,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # By node id as the reports will carry it (pytest-xdist's loadgroup renames items first).
     # Deselected tests stay in the map; they send no report to look them up.
     services = session.config.stash[SERVICES_KEY]
-    services.gated.update((item.nodeid, item.stash[SPEC_KEY]) for item in services.gated_items)
+    services.gated.update((item.nodeid, item.stash[SPEC_KEY]) for item in session.config.stash[GATED_ITEMS_KEY])
     gs = session.config.stash.get(SESSION_KEY, None)
     if gs is not None:
         gs.add_collected(item.nodeid for item in session.items)
@@ -322,7 +327,8 @@ def _record_for(item: pytest.Item) -> TestRecord:
     with everything it added and a fresh one is made."""
     record = _stashed(item, RECORD_KEY)
     if record is None or record.ended:
-        from pytest_mlgate.recorder import TestRecord, discard_record
+        from pytest_mlgate.fixture import discard_record
+        from pytest_mlgate.record import TestRecord
 
         services = item.config.stash[SERVICES_KEY]
         if record is not None:
@@ -451,14 +457,16 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 
 def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
-    from pytest_mlgate.recorder import finish_record, write_samples
+    from pytest_mlgate.verdicts import judge
 
     settings = item.config.stash[SETTINGS_KEY]
     services = item.config.stash[SERVICES_KEY]
     record.ended = True
-    failures = finish_record(record, settings, services)
+    failures = judge(record, settings, services.baseline)
     if settings.update_baseline and record.samples:
-        write_samples(record, services.staging_dir("samples"))
+        from pytest_mlgate.baseline import write_samples
+
+        record.samples_file = write_samples(record.samples, record.nodeid, services.staging_dir("samples"))
     return failures
 
 
@@ -473,7 +481,7 @@ def mlgate(request: pytest.FixtureRequest) -> Iterator[Mlgate]:
     item = request.node
     assert isinstance(item, pytest.Item)
     config = request.config
-    from pytest_mlgate.recorder import Mlgate
+    from pytest_mlgate.fixture import Mlgate
 
     record = _record_for(item)
     yield Mlgate(item, record, config.stash[SETTINGS_KEY], config.stash[SERVICES_KEY])
@@ -516,9 +524,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gs = config.stash.get(SESSION_KEY, None)
     if gs is None:
         return
-    from pytest_mlgate.session import finish_run
-
-    status = finish_run(config, gs, services, int(exitstatus))
+    status = gs.finish(int(exitstatus))
     if status != int(exitstatus):
         session.exitstatus = status
 

@@ -1,7 +1,7 @@
 """Per-process services the fixture needs from the session: candidates, staging, timing lock,
 the baseline. One instance per process (controller or pytest-xdist worker), in ``config.stash``.
 
-Kept apart from the recorder so that a run whose tests never use the fixture does not import it.
+Kept apart from the fixture so that a run whose tests never use the fixture does not import it.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
@@ -17,11 +17,9 @@ from typing import TYPE_CHECKING, Any
 from pytest_mlgate.markers import GATES
 
 if TYPE_CHECKING:
-    import pytest
-
     from pytest_mlgate.baseline import Baseline
     from pytest_mlgate.markers import GateSpec
-    from pytest_mlgate.recorder import TestRecord
+    from pytest_mlgate.record import TestRecord
     from pytest_mlgate.settings import Settings
 
 
@@ -33,15 +31,12 @@ _GATE_DATA: dict[str | None, dict[str, Any]] = {
 class SessionServices:
     """What the fixture needs from the session: candidates, staging, timing exclusivity."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, staging: Path | None, workers: int) -> None:
-        self.config = config
+    def __init__(self, settings: Settings, staging: Path | None, workers: int) -> None:
         self.settings = settings
         self.staging = staging
         self.workers = workers
         self.candidates: list[dict[str, Any]] = []
-        # Gated tests as collected, then by node id (at the end of collection) their specs; and
-        # each fixture's record by node id.
-        self.gated_items: list[pytest.Item] = []
+        # By node id (at the end of collection) the gated tests' specs; and each fixture's record.
         self.gated: dict[str, GateSpec] = {}
         self.records: dict[str, TestRecord] = {}
         self._baseline: Baseline | None = None

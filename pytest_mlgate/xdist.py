@@ -10,40 +10,38 @@ PYTEST_DONT_REWRITE: its asserts need no rewriting.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from pytest_mlgate.controller import Controller
     from pytest_mlgate.services import SessionServices
 
 
 class XdistHooks:
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
+    """On the controller: the seed and staging path out to each worker, collection and worker
+    output back to the ``Controller`` (None when no gate-mode report is asked for)."""
 
-    def _session(self) -> Any:
-        from pytest_mlgate.plugin import SESSION_KEY
-
-        return self.config.stash.get(SESSION_KEY, None)
+    def __init__(self, seed: int, staging: Path | None, controller: Controller | None) -> None:
+        self.seed = seed
+        self.staging = staging
+        self.controller = controller
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        from pytest_mlgate.plugin import SEED_KEY, SERVICES_KEY
-
-        services = self.config.stash[SERVICES_KEY]
-        node.workerinput["mlgate_seed"] = self.config.stash[SEED_KEY]
-        node.workerinput["mlgate_staging"] = str(services.staging)
+        node.workerinput["mlgate_seed"] = self.seed
+        node.workerinput["mlgate_staging"] = str(self.staging)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        gs = self._session()
-        if gs is not None:
-            gs.add_collected(ids)
+        if self.controller is not None:
+            self.controller.add_collected(ids)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        gs = self._session()
+        gs = self.controller
         if gs is None:
             return
         if error:
