@@ -43,8 +43,6 @@ class Controller:
         self.config = config
         self.settings = settings
         self.services = services
-        self._gated = services.gated
-        self._records = services.records
         self.seed = seed
         self.started = time.time()
         self.tests: dict[str, TestEntry] = {}
@@ -66,10 +64,8 @@ class Controller:
         if when != "setup" and when != "call":
             self.finished.add(nodeid)
         entry = self.tests.get(nodeid)
-        # A pytest-xdist worker's report carries the data; in one process it comes from the items.
+        # The process that ran the test put its data on the report (plugin.ReportData).
         data = report.__dict__.get("mlgate")
-        if data is None and (entry is not None or nodeid in self._gated or nodeid in self._records):
-            data = self.services.report_data(nodeid, when)
         outcome: str = report.outcome
         if data is None and entry is None:
             # A test without a gate: only completeness (above) and failures matter. This runs for

@@ -216,7 +216,7 @@ class Mlgate:
     # -- data and behaviour ----------------------------------------------------------------
     def fingerprint(self, obj: Any, *, name: str | None = None) -> str:
         """A stable content hash of an array, frame, series or file; kept in the test's report."""
-        from pytest_mlgate.data import fingerprint
+        from pytest_mlgate.fingerprints import fingerprint
 
         digest = fingerprint(obj)
         self._record.fingerprints[name or f"data{len(self._record.fingerprints)}"] = digest

@@ -144,11 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(seeder(seed), "mlgate-seeder")
     if config.pluginmanager.hasplugin("rerunfailures"):
         config.pluginmanager.register(RerunReports(), "mlgate-rerun-reports")
-    if workerinput is not None and (settings.gate_mode or settings.report or settings.markdown):
-        from pytest_mlgate.xdist import WorkerReports
-
-        config.pluginmanager.register(WorkerReports(services), "mlgate-worker-reports")
-    if workerinput is None and config.getoption("dist", "no") != "no":  # pytest-xdist's controller
+    distributing = workerinput is None and config.getoption("dist", "no") != "no"  # xdist's controller
+    if not distributing and (settings.gate_mode or settings.report or settings.markdown):
+        config.pluginmanager.register(ReportData(services), "mlgate-report-data")
+    if distributing:
         from pytest_mlgate.xdist import XdistHooks
 
         config.pluginmanager.register(XdistHooks(seed, staging, config.stash.get(SESSION_KEY, None)),
@@ -338,6 +337,21 @@ def _record_for(item: pytest.Item) -> TestRecord:
         item.stash[RECORD_KEY] = record
         services.records[item.nodeid] = record
     return record
+
+
+class ReportData:
+    """In the process that runs the tests (plain pytest or a pytest-xdist worker): put each
+    gated test's data on its reports, which is where the controller reads it, before anyone
+    else sees them (pytest-xdist sends a worker's reports on from this same hook)."""
+
+    def __init__(self, services: SessionServices) -> None:
+        self.services = services
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = self.services.take_report_data(report.nodeid, report.when)
+        if data is not None:
+            report.mlgate = data  # type: ignore[attr-defined]
 
 
 class RerunReports:

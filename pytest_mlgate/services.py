@@ -42,10 +42,10 @@ class SessionServices:
         self._baseline: Baseline | None = None
         self._baseline_loaded = False
 
-    def report_data(self, nodeid: str, when: str) -> dict[str, Any] | None:
-        """What the gate session needs from a test's report: its gate, and with the teardown
-        report its record (metrics, thresholds, verdicts). None for a test without either.
-        Under pytest-xdist a worker sends this along with the report."""
+    def take_report_data(self, nodeid: str, when: str) -> dict[str, Any] | None:
+        """What the controller needs from a test's report: its gate, and with the teardown
+        report its record (metrics, thresholds, verdicts), which is then final and leaves
+        ``records``. None for a test without either."""
         spec = self.gated.get(nodeid)
         record = self.records.get(nodeid)
         if record is not None and when == "teardown":

@@ -16,7 +16,7 @@ from pytest_mlgate.markers import Threshold
 from pytest_mlgate.measurement import Comparison, Measurement
 from pytest_mlgate.record import MetricResult, TestRecord
 from pytest_mlgate.settings import Settings
-from pytest_mlgate.stats.registry import METRICS, direction_of
+from pytest_mlgate.stats.known_metrics import METRICS, direction_of
 
 if TYPE_CHECKING:
     from pytest_mlgate.baseline import Baseline

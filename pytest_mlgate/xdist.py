@@ -1,9 +1,9 @@
-"""pytest-xdist integration: ``XdistHooks`` on the controller of a distributed run,
-``WorkerReports`` on each worker.
+"""pytest-xdist integration: ``XdistHooks`` on the controller of a distributed run.
 
 The controller picks the session seed and a staging directory and hands both to every worker;
 workers send session data (candidates, deselection counts) back through ``workeroutput``;
-per-test data rides on the test reports. A worker that goes down with an error fails the run.
+per-test data rides on the test reports, as in a plain run (plugin.ReportData). A worker that
+goes down with an error fails the run.
 
 PYTEST_DONT_REWRITE: its asserts need no rewriting.
 """
@@ -17,7 +17,6 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_mlgate.controller import Controller
-    from pytest_mlgate.services import SessionServices
 
 
 class XdistHooks:
@@ -50,16 +49,3 @@ class XdistHooks:
         data = getattr(node, "workeroutput", {}).get("mlgate")
         if data:
             gs.add_worker_output(data)
-
-
-class WorkerReports:
-    """On a worker: put each gated test's data on its reports before pytest-xdist sends them."""
-
-    def __init__(self, services: SessionServices) -> None:
-        self.services = services
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = self.services.report_data(report.nodeid, report.when)
-        if data is not None:
-            report.mlgate = data  # type: ignore[attr-defined]
