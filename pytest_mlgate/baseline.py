@@ -36,7 +36,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 1
-DEFAULT_PATH = ".mlgate/baseline.json"
 _FIX = (
     "restore it from version control, or delete it and rerun "
     "`pytest --mlgate --mlgate-update-baseline` to write a fresh one"

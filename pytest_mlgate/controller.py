@@ -22,7 +22,7 @@ from pytest_mlgate.results import GateResult, RunResult, TestEntry
 from pytest_mlgate.settings import Settings
 
 if TYPE_CHECKING:
-    from pytest_mlgate.services import SessionServices
+    from pytest_mlgate.services import ProcessServices
 
 
 def _short(longrepr: Any) -> str:
@@ -39,7 +39,7 @@ class Controller:
     """Run state of the controller."""
 
     def __init__(self, config: pytest.Config, settings: Settings, seed: int,
-                 services: SessionServices) -> None:
+                 services: ProcessServices) -> None:
         self.config = config
         self.settings = settings
         self.services = services

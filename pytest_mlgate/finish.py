@@ -112,7 +112,7 @@ def update_baseline(settings: Settings, result: RunResult, rootpath: Path) -> di
         info.update(status="refused",
                     message=f"not updated: the run was incomplete ({'; '.join(result.incomplete_reasons)})")
         return info
-    if result.errored:
+    if result.tests_failed:
         info.update(status="refused", message="not updated: some tests failed or errored")
         return info
     from pytest_mlgate.baseline import BaselineEntry, read_samples, write_baseline
@@ -157,7 +157,7 @@ def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, An
         why.append("the run was incomplete (" + "; ".join(result.incomplete_reasons) + ")")
     if not result.passed:
         why.append("gates failed (" + "; ".join(result.failures) + ")")
-    if result.errored:
+    if result.tests_failed:
         why.append("some tests failed or errored")
     if why:
         return {"status": "skipped", "message": "nothing delivered: " + "; ".join(why), "artifacts": []}

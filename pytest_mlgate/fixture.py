@@ -26,7 +26,7 @@ from pytest_mlgate.settings import Settings
 if TYPE_CHECKING:
     import numpy as np
 
-    from pytest_mlgate.services import SessionServices
+    from pytest_mlgate.services import ProcessServices
 
 
 def _json_safe(value: Any) -> Any:
@@ -51,11 +51,11 @@ class Mlgate:
     """
 
     def __init__(self, item: pytest.Item, record: TestRecord, settings: Settings,
-                 session: SessionServices) -> None:
+                 services: ProcessServices) -> None:
         self._item = item
         self._record = record
         self._settings = settings
-        self._session = session
+        self._services = services
         self._rng: np.random.Generator | None = None
 
     # -- plain recording -------------------------------------------------------------------
@@ -184,10 +184,10 @@ class Mlgate:
         options = BenchmarkOptions(**chosen)
         from pytest_mlgate.perf.contention import watch
 
-        with self._session.exclusive_timing(), watch() as contention:
+        with self._services.exclusive_timing(), watch() as contention:
             result = run_benchmark(fn, args, kwargs, options)
         extra = {"cpu_contention": round(contention.others_share, 3)}
-        if self._session.workers > 1 or contention.busy:
+        if self._services.workers > 1 or contention.busy:
             extra["shared_cpu"] = True
         samples = result.samples()
         for m in result.measurements():
@@ -208,9 +208,9 @@ class Mlgate:
                   data: Mapping[str, Any] | None = None, card: Mapping[str, Any] | None = None) -> Any:
         """Name ``model`` as the model to deliver when every gate passes (see docs/delivery.md)."""
         __tracebackhide__ = True
-        staged = self._session.add_candidate(model, name=name, example=example, data=data, card=card)
+        staged = self._services.add_candidate(model, name=name, example=example, data=data, card=card)
         if staged is not None:  # None outside gate mode: nothing was staged
-            self._record.candidates.append(self._session.candidates[-1])
+            self._record.candidates.append(self._services.candidates[-1])
         return staged
 
     # -- data and behaviour ----------------------------------------------------------------
@@ -270,16 +270,16 @@ class Mlgate:
         return result
 
 
-def discard_record(record: TestRecord, item: pytest.Item, session: SessionServices) -> None:
+def discard_record(record: TestRecord, item: pytest.Item, services: ProcessServices) -> None:
     """Take back everything an earlier attempt of a test left behind (its user properties, its
     candidates, its staged samples), so that a rerun starts afresh and only the final attempt
     counts."""
-    session.records.pop(item.nodeid, None)
+    services.records.pop(item.nodeid, None)
     if record.properties:
         ours = {id(p) for p in record.properties}
         item.user_properties[:] = [p for p in item.user_properties if id(p) not in ours]
     if record.candidates:
         ours = {id(c) for c in record.candidates}
-        session.candidates[:] = [c for c in session.candidates if id(c) not in ours]
+        services.candidates[:] = [c for c in services.candidates if id(c) not in ours]
     if record.samples_file:
         Path(record.samples_file).unlink(missing_ok=True)

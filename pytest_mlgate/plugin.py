@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from pytest_mlgate import hookspecs
-from pytest_mlgate.errors import ConfigError, MarkerError, MlgateError
+from pytest_mlgate.errors import ConfigError, MarkerError, MlgateError, without_plugin_frames
 from pytest_mlgate.markers import (
     GATES,
     MARKER_HELP,
@@ -35,8 +35,8 @@ from pytest_mlgate.seeds import (
     GlobalState,
     global_state,
     restore_global_state,
+    seed_for_test,
     seed_globals,
-    test_seed,
 )
 from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 
@@ -46,14 +46,14 @@ if TYPE_CHECKING:
     from pytest_mlgate.controller import Controller  # noqa: F401 - named in a StashKey string
     from pytest_mlgate.fixture import Mlgate
     from pytest_mlgate.record import TestRecord
-    from pytest_mlgate.services import SessionServices
+    from pytest_mlgate.services import ProcessServices
 
 # The fixture and the controller are imported when first needed: pytest imports this module for
 # every run, and a suite without gated tests should not pay for them.
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
-SERVICES_KEY = pytest.StashKey["SessionServices"]()
-SESSION_KEY = pytest.StashKey["Controller"]()
+SERVICES_KEY = pytest.StashKey["ProcessServices"]()
+CONTROLLER_KEY = pytest.StashKey["Controller"]()
 SEED_KEY = pytest.StashKey[int]()
 DESELECTED_KEY = pytest.StashKey[dict[str, int]]()  # gate -> gated tests deselected
 SPEC_KEY = pytest.StashKey[GateSpec]()
@@ -124,16 +124,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SEED_KEY] = seed
     config.stash[DESELECTED_KEY] = {}
     config.stash[GATED_ITEMS_KEY] = []
-    from pytest_mlgate.services import SessionServices
+    from pytest_mlgate.services import ProcessServices
 
-    services = SessionServices(settings, staging, workers)
+    services = ProcessServices(settings, staging, workers)
     config.stash[SERVICES_KEY] = services
     if workerinput is None and (settings.gate_mode or settings.report or settings.markdown):
         from pytest_mlgate.controller import Controller
 
-        gs = Controller(config, settings, seed, services)
-        config.stash[SESSION_KEY] = gs
-        config.pluginmanager.register(gs, "mlgate-session")
+        controller = Controller(config, settings, seed, services)
+        config.stash[CONTROLLER_KEY] = controller
+        config.pluginmanager.register(controller, "mlgate-controller")
         if settings.gate_mode:
             try:
                 services.baseline  # noqa: B018 - load now so a corrupt file stops the run at once
@@ -150,7 +150,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if distributing:
         from pytest_mlgate.xdist import XdistHooks
 
-        config.pluginmanager.register(XdistHooks(seed, staging, config.stash.get(SESSION_KEY, None)),
+        config.pluginmanager.register(XdistHooks(seed, staging, config.stash.get(CONTROLLER_KEY, None)),
                                       "mlgate-xdist")
 
 
@@ -298,11 +298,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # Deselected tests stay in the map; they send no report to look them up.
     services = session.config.stash[SERVICES_KEY]
     services.gated.update((item.nodeid, item.stash[SPEC_KEY]) for item in session.config.stash[GATED_ITEMS_KEY])
-    gs = session.config.stash.get(SESSION_KEY, None)
-    if gs is not None:
-        gs.add_collected(item.nodeid for item in session.items)
+    controller = session.config.stash.get(CONTROLLER_KEY, None)
+    if controller is not None:
+        controller.add_collected(item.nodeid for item in session.items)
         deselected: dict[str, int] = session.config.stash[DESELECTED_KEY]
-        gs.deselected = dict(deselected)
+        controller.deselected = dict(deselected)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ def _test_id(item: pytest.Item) -> str:
 def _item_seed(item: pytest.Item) -> int:
     seed = _stashed(item, ITEM_SEED_KEY)
     if seed is None:
-        seed = item.stash[ITEM_SEED_KEY] = test_seed(item.config.stash[SEED_KEY], _test_id(item))
+        seed = item.stash[ITEM_SEED_KEY] = seed_for_test(item.config.stash[SEED_KEY], _test_id(item))
     return seed
 
 
@@ -344,7 +344,7 @@ class ReportData:
     gated test's data on its reports, which is where the controller reads it, before anyone
     else sees them (pytest-xdist sends a worker's reports on from this same hook)."""
 
-    def __init__(self, services: SessionServices) -> None:
+    def __init__(self, services: ProcessServices) -> None:
         self.services = services
 
     @pytest.hookimpl(tryfirst=True)
@@ -407,7 +407,7 @@ class Seeder:
         if fixturedef.scope == "function":
             return (yield)
         saved = global_state()
-        seed_globals(test_seed(self.session_seed, f"fixture {fixturedef.baseid}::{fixturedef.argname}"))
+        seed_globals(seed_for_test(self.session_seed, f"fixture {fixturedef.baseid}::{fixturedef.argname}"))
         try:
             return (yield)
         finally:
@@ -470,6 +470,13 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     return result
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    # A user's mistake is shown at the user's line, without the plugin's frames (errors.py).
+    if call.excinfo is not None and isinstance(call.excinfo.value, MlgateError):
+        call.excinfo = pytest.ExceptionInfo.from_exception(without_plugin_frames(call.excinfo.value))
+
+
 def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
     from pytest_mlgate.verdicts import judge
 
@@ -502,10 +509,10 @@ def mlgate(request: pytest.FixtureRequest) -> Iterator[Mlgate]:
     record.ended = True  # even when a later fixture failed and the body never ran
 
 
-class SessionHandle:
+class SessionFixture:
     """The session-scoped side of the fixture: register the candidate from a session fixture."""
 
-    def __init__(self, services: SessionServices, seed: int) -> None:
+    def __init__(self, services: ProcessServices, seed: int) -> None:
         self._services = services
         self.seed = seed
 
@@ -517,10 +524,10 @@ class SessionHandle:
 
 
 @pytest.fixture(scope="session")
-def mlgate_session(request: pytest.FixtureRequest) -> SessionHandle:
+def mlgate_session(request: pytest.FixtureRequest) -> SessionFixture:
     """Session-scoped access to ``candidate`` and the session ``seed``."""
     config = request.config
-    return SessionHandle(config.stash[SERVICES_KEY], config.stash[SEED_KEY])
+    return SessionFixture(config.stash[SERVICES_KEY], config.stash[SEED_KEY])
 
 
 # -- the end ------------------------------------------------------------------------------------
@@ -535,24 +542,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "candidates": services.candidates,
         }
         return
-    gs = config.stash.get(SESSION_KEY, None)
-    if gs is None:
+    controller = config.stash.get(CONTROLLER_KEY, None)
+    if controller is None:
         return
-    status = gs.finish(int(exitstatus))
+    status = controller.finish(int(exitstatus))
     if status != int(exitstatus):
         session.exitstatus = status
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    gs = config.stash.get(SESSION_KEY, None)
-    if gs is None or gs.result is None or not config.stash[SETTINGS_KEY].gate_mode:
+    controller = config.stash.get(CONTROLLER_KEY, None)
+    if controller is None or controller.result is None or not config.stash[SETTINGS_KEY].gate_mode:
         return
     if config.option.collectonly:
         terminalreporter.write_line("mlgate: --collect-only ran no test; no gate was decided")
         return
     from pytest_mlgate.report.render import render_terminal
 
-    report = gs.result.to_json(provenance=False, metrics_only=True)
+    report = controller.result.to_json(provenance=False, metrics_only=True)
     terminalreporter.write_sep("=", "mlgate gates")
     for line in render_terminal(report).splitlines():
         markup = {}

@@ -107,8 +107,9 @@ class RunResult:
         return not self.failures
 
     @property
-    def errored(self) -> bool:
-        """Whether any test of the run failed or errored, gated or not."""
+    def tests_failed(self) -> bool:
+        """Whether any test of the run failed or errored, gated or not (the report's
+        ``tests_failed``; ``GateResult.errored`` is a gate's count of errored tests)."""
         return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
 
     def to_json(self, provenance: bool = True, metrics_only: bool = False,
@@ -127,7 +128,7 @@ class RunResult:
             "schema_version": REPORT_SCHEMA_VERSION,
             "plugin_version": __version__,
             "verdict": "pass" if self.passed else "fail",
-            "tests_failed": self.errored,
+            "tests_failed": self.tests_failed,
             "run": {**self.run, **(self.provenance if provenance else {}), "complete": self.complete,
                     "incomplete_reasons": list(self.incomplete_reasons)},
             "failures": list(self.failures),

@@ -1,5 +1,6 @@
-"""Per-process services the fixture needs from the session: candidates, staging, timing lock,
-the baseline. One instance per process (controller or pytest-xdist worker), in ``config.stash``.
+"""What the fixture needs from the process it runs in: candidates, staging, timing lock, the
+baseline, the records waiting for their report. One instance per process (plain pytest, an
+xdist controller or worker), in ``config.stash``.
 
 Kept apart from the fixture so that a run whose tests never use the fixture does not import it.
 
@@ -28,8 +29,8 @@ _GATE_DATA: dict[str | None, dict[str, Any]] = {
     gate: {"gate": gate} for gate in (None, *GATES)}
 
 
-class SessionServices:
-    """What the fixture needs from the session: candidates, staging, timing exclusivity."""
+class ProcessServices:
+    """What the fixture needs from its process: candidates, staging, timing exclusivity."""
 
     def __init__(self, settings: Settings, staging: Path | None, workers: int) -> None:
         self.settings = settings

@@ -40,12 +40,12 @@ class XdistHooks:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        gs = self.controller
-        if gs is None:
+        controller = self.controller
+        if controller is None:
             return
         if error:
             gateway = getattr(node, "gateway", None)
-            gs.crashed_workers.append(str(getattr(gateway, "id", node)))
+            controller.crashed_workers.append(str(getattr(gateway, "id", node)))
         data = getattr(node, "workeroutput", {}).get("mlgate")
         if data:
-            gs.add_worker_output(data)
+            controller.add_worker_output(data)

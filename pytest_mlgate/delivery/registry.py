@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate import atomic
+from pytest_mlgate.defaults import DEFAULT_REGISTRY
 from pytest_mlgate.delivery.artifact import (
     MANIFEST,
     NAME_RULE,
@@ -70,7 +71,6 @@ try:
 except ImportError:  # pragma: no cover - Windows: no owner locks, so staging is never reaped
     fcntl = None  # type: ignore[assignment]
 
-DEFAULT_REGISTRY = ".mlgate/registry"
 STAGING = ".staging"
 LOCK = ".lock"
 ALIASES = "aliases"
