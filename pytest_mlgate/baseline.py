@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from pytest_mlgate import atomic, strict_json
 from pytest_mlgate.errors import BaselineError
+from pytest_mlgate.measurement import Measurement
 
 try:
     import fcntl
@@ -56,6 +57,15 @@ class BaselineEntry:
     method: str | None = None
     fingerprint: str | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, test_key: str, m: Measurement) -> BaselineEntry:
+        """The entry for measurement ``m`` of the test keyed ``test_key``: its fields, with the
+        data fingerprint moved out of ``info`` into a field of its own."""
+        info = dict(m.info)
+        fingerprint = info.pop("fingerprint", None)
+        return cls(test_key=test_key, metric=m.name, value=m.value, low=m.low, high=m.high,
+                   level=m.level, n=m.n, method=m.method, fingerprint=fingerprint, info=info)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -116,6 +116,7 @@ def update_baseline(settings: Settings, result: RunResult, rootpath: Path) -> di
         info.update(status="refused", message="not updated: some tests failed or errored")
         return info
     from pytest_mlgate.baseline import BaselineEntry, read_samples, write_baseline
+    from pytest_mlgate.measurement import Measurement
     from pytest_mlgate.provenance import git_info, machine_info
 
     entries: list[BaselineEntry] = []
@@ -127,14 +128,9 @@ def update_baseline(settings: Settings, result: RunResult, rootpath: Path) -> di
         key = rec.get("key", t.nodeid)
         staged = read_samples(rec["samples_file"]) if rec.get("samples_file") else {}
         for m in rec.get("metrics", []):
-            if isinstance(m["value"], str):
+            if isinstance(m["value"], str):  # NaN or infinite: never a reference
                 continue
-            entries.append(BaselineEntry(
-                test_key=key, metric=m["name"], value=float(m["value"]), low=m.get("low"),
-                high=m.get("high"), level=m.get("level"), n=m.get("n"), method=m.get("method"),
-                fingerprint=(m.get("info") or {}).get("fingerprint"),
-                info={k: v for k, v in (m.get("info") or {}).items() if k != "fingerprint"},
-            ))
+            entries.append(BaselineEntry.of(key, Measurement.from_json(m)))
             if m["name"] in staged:
                 samples[(key, m["name"])] = staged[m["name"]]
     try:

@@ -1,7 +1,7 @@
 """The ``mlgate`` fixture object: what a test talks to.
 
 ``mlgate.record(...)``, ``mlgate.evaluate(...)``, ``mlgate.benchmark(...)``, ... each produce
-``Measurement`` objects kept on the test's ``TestRecord`` (record.py). When the test body ends,
+``Measurement`` objects kept on the test's ``Record`` (record.py). When the test body ends,
 ``verdicts.judge`` decides on the record; it then rides to the controller on the test report.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
@@ -20,7 +20,7 @@ import pytest
 
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.measurement import Measurement, check_metric_value
-from pytest_mlgate.record import TestRecord
+from pytest_mlgate.record import Record
 from pytest_mlgate.settings import Settings
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class Mlgate:
     ``numpy.random.Generator`` seeded with it), ``measurements`` (name -> Measurement so far).
     """
 
-    def __init__(self, item: pytest.Item, record: TestRecord, settings: Settings,
+    def __init__(self, item: pytest.Item, record: Record, settings: Settings,
                  services: ProcessServices) -> None:
         self._item = item
         self._record = record
@@ -270,7 +270,7 @@ class Mlgate:
         return result
 
 
-def discard_record(record: TestRecord, item: pytest.Item, services: ProcessServices) -> None:
+def discard_record(record: Record, item: pytest.Item, services: ProcessServices) -> None:
     """Take back everything an earlier attempt of a test left behind (its user properties, its
     candidates, its staged samples), so that a rerun starts afresh and only the final attempt
     counts."""

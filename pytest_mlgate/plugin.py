@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from pytest_mlgate.controller import Controller  # noqa: F401 - named in a StashKey string
     from pytest_mlgate.fixture import Mlgate
-    from pytest_mlgate.record import TestRecord
+    from pytest_mlgate.record import Record
     from pytest_mlgate.services import ProcessServices
 
 # The fixture and the controller are imported when first needed: pytest imports this module for
@@ -58,7 +58,7 @@ SEED_KEY = pytest.StashKey[int]()
 DESELECTED_KEY = pytest.StashKey[dict[str, int]]()  # gate -> gated tests deselected
 SPEC_KEY = pytest.StashKey[GateSpec]()
 GATED_ITEMS_KEY = pytest.StashKey[list[pytest.Item]]()  # gated tests as collected
-RECORD_KEY = pytest.StashKey["TestRecord"]()
+RECORD_KEY = pytest.StashKey["Record"]()
 ITEM_SEED_KEY = pytest.StashKey[int]()
 SETUP_STATE_KEY = pytest.StashKey[GlobalState]()
 
@@ -319,7 +319,7 @@ def _item_seed(item: pytest.Item) -> int:
     return seed
 
 
-def _record_for(item: pytest.Item) -> TestRecord:
+def _record_for(item: pytest.Item) -> Record:
     """The record of the test's current attempt. A record whose attempt ended (the test body
     finished, or the fixture was torn down) while the test is set up or run again was left by an
     earlier attempt (pytest-rerunfailures): only the final attempt counts, so it is discarded
@@ -327,12 +327,12 @@ def _record_for(item: pytest.Item) -> TestRecord:
     record = _stashed(item, RECORD_KEY)
     if record is None or record.ended:
         from pytest_mlgate.fixture import discard_record
-        from pytest_mlgate.record import TestRecord
+        from pytest_mlgate.record import Record
 
         services = item.config.stash[SERVICES_KEY]
         if record is not None:
             discard_record(record, item, services)
-        record = TestRecord(nodeid=_test_id(item), spec=_stashed(item, SPEC_KEY))
+        record = Record(nodeid=_test_id(item), spec=_stashed(item, SPEC_KEY))
         record.seed = _item_seed(item)
         item.stash[RECORD_KEY] = record
         services.records[item.nodeid] = record
@@ -477,7 +477,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         call.excinfo = pytest.ExceptionInfo.from_exception(without_plugin_frames(call.excinfo.value))
 
 
-def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
+def _finish(item: pytest.Item, record: Record) -> list[str]:
     from pytest_mlgate.verdicts import judge
 
     settings = item.config.stash[SETTINGS_KEY]

@@ -1,4 +1,4 @@
-"""What one test measured and what was decided about it: ``TestRecord`` and ``MetricResult``.
+"""What one test measured and what was decided about it: ``Record`` and ``MetricResult``.
 
 A record lives in ``item.stash`` of the process that runs the test. The fixture fills it,
 ``verdicts.judge`` decides on it when the body ends, and it rides to the controller on the test's
@@ -41,7 +41,7 @@ class MetricResult:
 
 
 @dataclass
-class TestRecord:
+class Record:
     """Everything one test measured; lives in ``item.stash`` in the process that runs it."""
 
     nodeid: str

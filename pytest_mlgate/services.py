@@ -20,7 +20,7 @@ from pytest_mlgate.markers import GATES
 if TYPE_CHECKING:
     from pytest_mlgate.baseline import Baseline
     from pytest_mlgate.markers import GateSpec
-    from pytest_mlgate.record import TestRecord
+    from pytest_mlgate.record import Record
     from pytest_mlgate.settings import Settings
 
 
@@ -39,7 +39,7 @@ class ProcessServices:
         self.candidates: list[dict[str, Any]] = []
         # By node id (at the end of collection) the gated tests' specs; and each fixture's record.
         self.gated: dict[str, GateSpec] = {}
-        self.records: dict[str, TestRecord] = {}
+        self.records: dict[str, Record] = {}
         self._baseline: Baseline | None = None
         self._baseline_loaded = False
 

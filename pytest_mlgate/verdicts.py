@@ -1,5 +1,5 @@
 """The verdict engine: when a test body ends, every threshold of its marker and, in gate mode,
-every metric against the baseline, decided on its ``TestRecord``. Plain Python: the fixture
+every metric against the baseline, decided on its ``Record``. Plain Python: the fixture
 calls ``judge`` and fails the test with the lines it returns.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pytest_mlgate.markers import Threshold
 from pytest_mlgate.measurement import Comparison, Measurement
-from pytest_mlgate.record import MetricResult, TestRecord
+from pytest_mlgate.record import MetricResult, Record
 from pytest_mlgate.settings import Settings
 from pytest_mlgate.stats.known_metrics import METRICS, direction_of
 
@@ -56,7 +56,7 @@ def _f(x: float | None) -> str:
     return fmt(x)
 
 
-def _compare_baseline(record: TestRecord, m: Measurement, settings: Settings,
+def _compare_baseline(record: Record, m: Measurement, settings: Settings,
                       baseline: Baseline) -> Comparison | None:
     entry = baseline.get(record.key, m.name)
     if entry is None:
@@ -107,7 +107,7 @@ def _is_slice(m: Measurement) -> bool:
     return "slice" in m.info and "parent" in m.info
 
 
-def _compare_slices(record: TestRecord, settings: Settings, baseline: Baseline) -> dict[str, Comparison]:
+def _compare_slices(record: Record, settings: Settings, baseline: Baseline) -> dict[str, Comparison]:
     """Slices of each metric against the baseline, Holm-corrected across the metric's slices."""
     from pytest_mlgate.stats.compare import compare_holm, prepare
 
@@ -141,7 +141,7 @@ def _compare_slices(record: TestRecord, settings: Settings, baseline: Baseline) 
     return out
 
 
-def judge(record: TestRecord, settings: Settings, baseline: Baseline | None) -> list[str]:
+def judge(record: Record, settings: Settings, baseline: Baseline | None) -> list[str]:
     """Decide the thresholds and regressions of a finished test body into ``record.results``;
     return its failure lines. ``baseline`` is None outside gate mode or without a baseline."""
     failures: list[str] = list(record.failures)
