@@ -6,7 +6,7 @@ import pytest
 
 from pytest_mlgate.perf.contention import BUSY_SHARE
 
-from .conftest import load_report
+from .helpers import load_report
 
 PERF_TESTS = '''
 import time
