@@ -255,15 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     print(f"gate calibration: alpha={ALPHA}, runs per row={runs}, rows: whole set {N_ROWS}, "
           f"slices {SLICES} x {N_SLICE}; bootstrap {N_BOOT_METRIC} (metric), 2000 (comparison)")
-    if args.jobs > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(scenario, tasks))
-    else:
-        results = [scenario(t) for t in tasks]
     ok = True
     header = f"  {'metric':9s} {'path':19s} {'case':40s} {'FAIL rate':>16s}  {'goal':10s} status"
     print(header)
-    print("  " + "-" * (len(header) - 2))
+    print("  " + "-" * (len(header) - 2), flush=True)
+    pool = ProcessPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else None
+    # Rows are printed as they finish (in table order), so a long run shows its progress.
+    results = pool.map(scenario, tasks) if pool is not None else map(scenario, tasks)
     for metric, path, real, rate, se, _ in results:
         if real:
             case, goal, good = f"real change: {CHANGES[metric][1]}", "(power)", True
@@ -272,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             goal, good = f"<= {ALPHA + 0.01:.2f}", rate <= ALPHA + 0.01
         ok &= good
         print(f"  {metric:9s} {path:19s} {case:40s} {rate:7.4f} +- {se:.4f}  {goal:10s} "
-              f"{'ok' if good else 'MISSED'}")
+              f"{'ok' if good else 'MISSED'}", flush=True)
+    if pool is not None:
+        pool.shutdown()
     print(f"elapsed {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
 
