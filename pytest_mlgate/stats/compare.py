@@ -14,9 +14,11 @@ band: the gate fails on a significant drop and passes otherwise.
 
 Tests, best first: paired (same evaluation data, per-sample data on both sides) - exact McNemar
 (m == 0) or Tango's score test (m > 0) on the discordant pairs for accuracy/error rate/recall,
-paired DeLong for ROC AUC, paired bootstrap otherwise; unpaired normal test from the two
-intervals when only summaries exist; a plain comparison of values ("point") when a side has no
-interval.
+paired DeLong for ROC AUC, a paired t test on per-row influence differences for means of losses,
+regression metrics and average precision (a paired studentized bootstrap where Cochran's rule
+fails), multinomial redraws of the joint confusion cells for other label metrics, the paired row
+bootstrap otherwise; unpaired normal test from the two intervals when only summaries exist; a
+plain comparison of values ("point") when a side has no interval.
 """
 
 from __future__ import annotations
@@ -325,7 +327,6 @@ def _paired_test(
     n_boot: int,
     seed: int,
 ) -> _Test | None:
-
     try:
         spec = resolve(metric)
     except MlgateError:
