@@ -1,6 +1,6 @@
 """Soundness of every verdict path by simulation: false alarms under no change, power under a real one.
 
-For each metric (accuracy, roc_auc, f1, r2, rmse, log_loss) and each statistical verdict path:
+For each metric (accuracy, roc_auc, f1, r2, rmse, mae, log_loss) and each statistical verdict path:
 
 - regression: the current model against its baseline on the same rows (paired, as the gate does
   with per-row data in the baseline): no real change must FAIL at most alpha + 0.01 of the runs;
@@ -43,7 +43,7 @@ N_BOOT_METRIC = 1000  # mlgate_bootstrap default
 N_ROWS = 600  # rows of a whole evaluation set
 N_SLICE = 300  # rows per slice, three slices
 SLICES = 3
-METRICS = ("accuracy", "roc_auc", "f1", "r2", "rmse", "log_loss")
+METRICS = ("accuracy", "roc_auc", "f1", "r2", "rmse", "mae", "log_loss")
 
 Samples = dict[str, np.ndarray]
 
@@ -85,7 +85,7 @@ def simulate(metric: str, rng: np.random.Generator, n: int, drop: float,
         s_ref = signal + sep * y + 0.7 * rng.normal(size=n)
         s_cur = signal + (sep - drop) * y + 0.7 * rng.normal(size=n)
         return {"y_true": y, "score": s_ref}, {"y_true": y, "score": s_cur}
-    if metric in ("r2", "rmse"):
+    if metric in ("r2", "rmse", "mae"):
         y = rng.normal(0.0, 2.0, n)
         sigma = 1.0 + level
         shared = rng.normal(size=n)
@@ -131,6 +131,8 @@ def true_value(metric: str, level: float) -> float:
         return float(norm.cdf((1.2 - level) / math.sqrt(2 * 1.49)))
     if metric == "rmse":
         return 1.0 + level
+    if metric == "mae":
+        return (1.0 + level) * math.sqrt(2.0 / math.pi)
     if metric == "r2":
         return 1.0 - (1.0 + level) ** 2 / 4.0
     rng = np.random.default_rng(12345)
@@ -204,6 +206,7 @@ CHANGES = {
     "f1": (0.04, "4 points more wrong rows"),
     "r2": (0.25, "error SD x1.25"),
     "rmse": (0.25, "error SD x1.25"),
+    "mae": (0.25, "error SD x1.25"),
     "log_loss": (0.6, "logit noise SD 0.5 -> 1.1"),
 }
 
