@@ -25,7 +25,8 @@ SEED = "12345"
 # Readings of the clock and of the machine's load: their values, and the verdicts decided on
 # them, change from run to run; their names, units, thresholds and the keys they carry do not.
 TIMED_METHODS = ("benchmark",)
-VOLATILE_INFO = ("cpu_contention", "shared_cpu", "rounds")
+# How peak RSS was read depends on what the process ran before (an xdist worker runs other tests).
+VOLATILE_INFO = ("cpu_contention", "shared_cpu", "rounds", "rss_method")
 DROPPED_RUN = ("started", "duration_s", "args", "rootdir", "git", "machine", "xdist_workers")
 
 
