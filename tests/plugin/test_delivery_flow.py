@@ -10,6 +10,9 @@ import pytest
 
 from .helpers import load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 DELIVERY_TESTS = '''
 import os
 import pytest

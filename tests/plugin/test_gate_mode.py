@@ -8,6 +8,9 @@ from pytest_mlgate.markers import GATES
 
 from .helpers import ALL_GATES, load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 def test_all_gates_pass_prints_tables_and_exits_zero(pytester: pytest.Pytester, run, mode: str) -> None:
     pytester.makepyfile(ALL_GATES)

@@ -6,6 +6,9 @@ import pytest
 
 from .helpers import load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 def test_markers_are_registered_with_descriptions(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--markers")

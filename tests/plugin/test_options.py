@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 @pytest.mark.parametrize(
     ("args", "ini", "expected"),

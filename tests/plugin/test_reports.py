@@ -6,6 +6,9 @@ import pytest
 
 from .helpers import ALL_GATES, load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 def test_json_report_schema(pytester: pytest.Pytester, run, mode: str) -> None:
     pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_skip():\n    pytest.skip('later')\n")

@@ -6,6 +6,9 @@ import pytest
 
 from .helpers import ALL_GATES, load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 def test_paths_that_cover_part_of_the_suite_make_the_run_incomplete(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_a=ALL_GATES, test_b="import pytest\n@pytest.mark.unit\ndef test_more(): pass\n")
