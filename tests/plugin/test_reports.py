@@ -69,3 +69,23 @@ def test_report_paths_from_ini_and_cli_precedence(pytester: pytest.Pytester, run
     run("--mlgate-report", "from_cli.json")
     assert (pytester.path / "from_cli.json").exists()
     assert load_report(pytester.path / "from_cli.json")["verdict"] == "pass"
+
+
+SLASH_IDS = '''
+import pytest
+
+@pytest.mark.validation(accuracy=">= 0.5")
+@pytest.mark.parametrize("split", ["a/b", "c::d/e"])
+def test_ids(mlgate, split):
+    mlgate.record("accuracy", 0.9)
+'''
+
+
+def test_metric_table_keeps_parametrize_ids_holding_slashes_whole(pytester: pytest.Pytester, run) -> None:
+    pytester.mkpydir("sub")
+    (pytester.path / "sub" / "test_split.py").write_text(SLASH_IDS)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation")
+    assert result.ret == 0, result.stdout.str()
+    rows = [line.split()[0] for line in result.stdout.lines if " accuracy " in line]
+    # The directory goes; the test's own name and its whole parameter id stay.
+    assert sorted(rows) == ["test_split.py::test_ids[a/b]", "test_split.py::test_ids[c::d/e]"], rows
