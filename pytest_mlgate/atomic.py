@@ -183,16 +183,19 @@ def output_file_problem(path: StrPath, *, make_parents: bool) -> str | None:
     file, or (unless ``make_parents``, which lets the writer make them) its directory is
     missing. Checked before work whose result would then be lost."""
     target = Path(path)
-    if target.is_dir():
-        return f"{target} is a directory; give a file path in it, such as {target / 'out.json'}"
-    parent = target.parent
-    ancestor = parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
-        return f"{ancestor} is not a directory, so {target} cannot be written"
-    if not make_parents and not parent.is_dir():
-        return f"the directory {parent} does not exist; create it first (mkdir -p {parent})"
+    try:
+        if target.is_dir():
+            return f"{target} is a directory; give a file path in it, such as {target / 'out.json'}"
+        parent = target.parent
+        ancestor = parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if ancestor.exists() and not ancestor.is_dir():
+            return f"{ancestor} is not a directory, so {target} cannot be written"
+        if not make_parents and not parent.is_dir():
+            return f"the directory {parent} does not exist; create it first (mkdir -p {parent})"
+    except OSError as exc:  # ENAMETOOLONG, EACCES on a parent, ...: what stat() itself refuses
+        return f"{exc.strerror or exc}; give a shorter or accessible path"
     return None
 
 
