@@ -278,8 +278,12 @@ def _check_collisions(settings: Settings, from_cli: dict[str, bool]) -> None:
     named.append((f"{base} = {settings.baseline}", settings.baseline))
     named.append((f"the baseline's samples file {side_path(settings.baseline)} (from {base})",
                   side_path(settings.baseline)))
+    from pytest_mlgate.atomic import is_stream
+
     seen: dict[Path, str] = {}
     for what, path in named:
+        if is_stream(path):  # /dev/stdout: written through, appended to, so nothing is lost
+            continue
         real = Path(os.path.realpath(path))
         other = seen.setdefault(real, what)
         if other != what:
