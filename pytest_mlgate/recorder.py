@@ -89,6 +89,9 @@ class TestRecord:
     ended: bool = False  # the attempt is over: its body finished, or the fixture was torn down
     # Slice measurement name -> (its metric's threshold, verdict, Holm-adjusted p).
     slice_thresholds: dict[str, tuple[Threshold, str, float]] = field(default_factory=dict)
+    # Metric name -> why record() refused its last value (a NaN, say). Kept even when the test
+    # caught the error: the last value offered was not a number, so no earlier one counts.
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def gate(self) -> str | None:
@@ -199,7 +202,14 @@ class Mlgate:
     def record(self, name: str, value: float, **info: Any) -> Measurement:
         """Record a metric the test computed itself. ``value`` must be a finite real number."""
         __tracebackhide__ = True
-        number = check_metric_value(name, value)
+        try:
+            number = check_metric_value(name, value)
+        except MetricValueError as exc:
+            if isinstance(name, str) and name.strip():
+                self._record.refused[name] = str(exc)
+                self._record.measurements.pop(name, None)
+            raise
+        self._record.refused.pop(name, None)
         return self._add(Measurement(name=name, value=number, method="recorded", info=_json_safe(info)))
 
     def _add(self, m: Measurement, samples: Mapping[str, Any] | None = None) -> Measurement:
@@ -510,8 +520,11 @@ def finish_record(record: TestRecord, settings: Settings, session: SessionServic
     failures: list[str] = list(record.failures)
     results: list[MetricResult] = []
     thresholds = {t.metric: t for t in record.spec.thresholds} if record.spec else {}
+    for name, why in record.refused.items():
+        failures.append(f"{why}; record() refused the last value of {name}, so no earlier value "
+                        "counts (even when the test caught the error)")
     for name in thresholds:
-        if name not in record.measurements:
+        if name not in record.measurements and name not in record.refused:
             failures.append(f"threshold for {name}, but no {name} was recorded")
     slice_comparisons = _compare_slices(record, settings, session) if settings.gate_mode else {}
     for name, m in record.measurements.items():
