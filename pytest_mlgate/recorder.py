@@ -520,8 +520,8 @@ def finish_record(record: TestRecord, settings: Settings, session: SessionServic
     failures: list[str] = list(record.failures)
     results: list[MetricResult] = []
     thresholds = {t.metric: t for t in record.spec.thresholds} if record.spec else {}
-    for name, why in record.refused.items():
-        failures.append(f"{why}; record() refused the last value of {name}, so no earlier value "
+    for name, refusal in record.refused.items():
+        failures.append(f"{refusal}; record() refused the last value of {name}, so no earlier value "
                         "counts (even when the test caught the error)")
     for name in thresholds:
         if name not in record.measurements and name not in record.refused:
