@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ALL_GATES, load_report
+from .helpers import ALL_GATES, load_report
 
 
 def test_json_report_schema(pytester: pytest.Pytester, run, mode: str) -> None:
