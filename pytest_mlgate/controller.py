@@ -139,8 +139,9 @@ class Controller:
             reasons.append(f"{deselected} gated test(s) deselected (-k, -m, --deselect or --lf)")
         reasons.extend(self._selected_elsewhere())
         opt = self.config.option
-        if getattr(opt, "stepwise", False) or getattr(opt, "stepwise_skip", False):
-            reasons.append("--stepwise stops at the first failure")
+        # --stepwise needs no reason of its own: the tests it skips are deselected (counted
+        # above) and the first failure stops the run (collected tests not run, below). With no
+        # earlier failure it runs the whole suite, and such a run is complete.
         if getattr(opt, "collectonly", False):
             reasons.append("--collect-only ran no test")
         not_run = self.collected - self.finished
@@ -161,9 +162,19 @@ class Controller:
         narrowed = self._narrowed_by_arguments()
         if narrowed:
             reasons.append(narrowed)
-        if getattr(self.config.option, "lf", False):
+        if getattr(self.config.option, "lf", False) and self._lf_selected():
             reasons.append("--lf runs only the tests that failed last time")
         return reasons
+
+    def _lf_selected(self) -> bool:
+        """Whether --lf picked a subset: pytest's lfplugin found earlier failures among the
+        tests (with none, it runs the whole suite: 'no previously failed tests')."""
+        lf = self.config.pluginmanager.get_plugin("lfplugin")
+        if lf is None:
+            return False
+        if not hasattr(lf, "_previously_failed_count"):  # another pytest: its failure record
+            return bool(getattr(lf, "lastfailed", None))
+        return bool(lf._previously_failed_count)
 
     def _not_selected(self, gate: str, elsewhere: bool) -> str:
         """Why the selection may have left out the tests of ``gate``, or "" if it did not."""

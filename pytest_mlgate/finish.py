@@ -78,7 +78,7 @@ def write_reports(settings: Settings, result: RunResult) -> None:
     summary = os.environ.get("GITHUB_STEP_SUMMARY") if settings.gate_mode else None
     if settings.report is None and settings.markdown is None and not summary:
         return
-    from pytest_mlgate.atomic import write_json, write_text
+    from pytest_mlgate.atomic import json_bytes, write_output
     from pytest_mlgate.report.render import render_markdown
 
     report = result.to_json()
@@ -87,10 +87,7 @@ def write_reports(settings: Settings, result: RunResult) -> None:
         if path is None:
             continue
         try:
-            if is_json:
-                write_json(path, report)
-            else:
-                write_text(path, markdown)
+            write_output(path, json_bytes(report) if is_json else markdown.encode("utf-8"))
         except OSError as exc:
             result.failures.append(f"could not write the report {path}: {exc.strerror or exc}")
     if summary:

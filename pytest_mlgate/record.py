@@ -62,6 +62,9 @@ class Record:
     ended: bool = False  # the attempt is over: its body finished, or the fixture was torn down
     # Slice measurement name -> (its metric's threshold, verdict, Holm-adjusted p).
     slice_thresholds: dict[str, tuple[Threshold, str, float]] = field(default_factory=dict)
+    # Metric name -> why record() refused its last value (a NaN, say). Kept even when the test
+    # caught the error: the last value offered was not a number, so no earlier one counts.
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def gate(self) -> str | None:

@@ -10,6 +10,7 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -243,11 +244,52 @@ def _check_paths(settings: Settings, from_cli: dict[str, bool]) -> None:
         problem = None if path is None else output_file_problem(path, make_parents=True)
         if problem:
             raise ConfigError(f"{_name(by_ini[key], from_cli[key])} = {path}: {problem}")
+    _check_collisions(settings, from_cli)
     registry = settings.registry
-    if registry.exists() and not registry.is_dir():
+    try:
+        not_dir = registry.exists() and not registry.is_dir()
+    except OSError as exc:
+        raise ConfigError(f"{_name(by_ini['mlgate_registry'], from_cli['mlgate_registry'])} = "
+                          f"{registry}: {exc.strerror or exc}; give a shorter or accessible "
+                          "path") from None
+    if not_dir:
         raise ConfigError(f"{_name(by_ini['mlgate_registry'], from_cli['mlgate_registry'])} = "
                           f"{registry}: {registry} is a file, not a directory; give the registry's "
                           "directory")
+
+
+def _check_collisions(settings: Settings, from_cli: dict[str, bool]) -> None:
+    """Two outputs that are one file would overwrite each other: a report written over the
+    baseline (or its samples file) loses the committed baseline, and two reports at one path
+    keep only the last. Compared after resolving symlinks."""
+    by_ini = {opt.ini: opt for opt in OPTIONS}
+
+    def label(key: str) -> str:
+        return _name(by_ini[key], from_cli[key])
+
+    named: list[tuple[str, Path]] = []
+    for key, path in (("mlgate_report", settings.report), ("mlgate_markdown", settings.markdown)):
+        if path is not None:
+            named.append((f"{label(key)} = {path}", path))
+    if not named:
+        return
+    from pytest_mlgate.baseline import side_path  # numpy: only when a report is asked for
+
+    base = label("mlgate_baseline")
+    named.append((f"{base} = {settings.baseline}", settings.baseline))
+    named.append((f"the baseline's samples file {side_path(settings.baseline)} (from {base})",
+                  side_path(settings.baseline)))
+    from pytest_mlgate.atomic import is_stream
+
+    seen: dict[Path, str] = {}
+    for what, path in named:
+        if is_stream(path):  # /dev/stdout: written through, appended to, so nothing is lost
+            continue
+        real = Path(os.path.realpath(path))
+        other = seen.setdefault(real, what)
+        if other != what:
+            raise ConfigError(f"{other} and {what} are the same file, so one would overwrite the "
+                              "other; give each its own path")
 
 
 def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:

@@ -159,8 +159,11 @@ def judge(record: Record, settings: Settings, baseline: Baseline | None) -> list
     failures: list[str] = list(record.failures)
     results: list[MetricResult] = []
     thresholds = {t.metric: t for t in record.spec.thresholds} if record.spec else {}
+    for name, refusal in record.refused.items():
+        failures.append(f"{refusal}; record() refused the last value of {name}, so no earlier value "
+                        "counts (even when the test caught the error)")
     for name in thresholds:
-        if name not in record.measurements:
+        if name not in record.measurements and name not in record.refused:
             failures.append(f"threshold for {name}, but no {name} was recorded")
     if not settings.gate_mode:
         baseline = None

@@ -34,11 +34,18 @@ def gate_rows(report: Mapping[str, Any]) -> list[list[str]]:
 
 
 def _short_test(nodeid: str, width: int = 48) -> str:
-    """``file.py::test_name`` in at most ``width`` characters, keeping the test's own name."""
-    name = nodeid.rsplit("/", 1)[-1]
+    """``file.py::test_name`` in at most ``width`` characters, keeping the test's own name.
+
+    Only the file's directories are dropped: a parametrize id may hold ``/`` or ``::``
+    (``test_ids[a/b]``), so the id in brackets is never split."""
+    path, sep, rest = nodeid.partition("::")
+    name = path.rsplit("/", 1)[-1] + sep + rest
     if len(name) <= width:
         return name
-    head, sep, test = name.rpartition("::")
+    bracket = name.find("[", len(path.rsplit("/", 1)[-1]))
+    base, params = (name[:bracket], name[bracket:]) if bracket >= 0 else (name, "")
+    head, sep, test = base.rpartition("::")
+    test += params
     if not sep or len(test) + 6 >= width:
         return ".." + name[-(width - 2):]
     return head[: width - len(test) - 4] + ".." + sep + test

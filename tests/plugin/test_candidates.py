@@ -87,3 +87,39 @@ def test_the_types_to_trust_reach_the_published_manifest_from_any_worker(pyteste
     shown = subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "show", "forest"], cwd=pytester.path,
                            capture_output=True, text=True, check=True).stdout
     assert "trusted=['sklearn.tree._tree.Tree']" in shown
+
+
+NOT_A_MODEL = '''
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+@pytest.fixture(scope="session")
+def model():
+    LogisticRegression()  # forgot `return`
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_none(mlgate, model):
+    mlgate.record("accuracy", 0.9)
+    mlgate.candidate(model, name="x")
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_class(mlgate):
+    mlgate.record("accuracy", 0.9)
+    mlgate.candidate(LogisticRegression, name="y")
+'''
+
+
+@pytest.mark.parametrize("gate_mode", [True, False])
+def test_none_or_a_class_as_the_candidate_fails_the_test_that_names_it(
+        pytester: pytest.Pytester, run, gate_mode: bool) -> None:
+    pytester.makepyfile(NOT_A_MODEL)
+    args = ["--mlgate", "--mlgate-deliver", "-o", "mlgate_required_gates=validation"] if gate_mode else []
+    result = run(*args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random([
+        "*ArtifactError: candidate(None, ...): the model is None*`return model`*",
+        "*ArtifactError: candidate(LogisticRegression, ...): that is the class, not a fitted model*",
+    ])
+    assert not (pytester.path / ".mlgate" / "registry").exists() or \
+        not any((pytester.path / ".mlgate" / "registry").iterdir()), "nothing was published"

@@ -132,6 +132,43 @@ def test_an_unusable_output_path_is_a_usage_error_at_start(
     assert "passed" not in result.stdout.str(), "refused before any test ran"
 
 
+LONG_NAME = "x" * 300  # beyond NAME_MAX (255) on every common filesystem
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # Finding 6: a report over the committed baseline (or its samples file) would lose it.
+        (["--mlgate-report=.mlgate/baseline.json"],
+         "*--mlgate-report = *baseline.json and ini mlgate_baseline = *baseline.json are the same file*"),
+        (["--mlgate-markdown=.mlgate/baseline.samples.npz"],
+         "*--mlgate-markdown = *baseline.samples.npz and the baseline's samples file *baseline.samples.npz*"
+         " are the same file*"),
+        (["--mlgate-baseline=b/base.json", "--mlgate-report=b/base.samples.npz"],
+         "*--mlgate-report = *base.samples.npz and the baseline's samples file * (from --mlgate-baseline)*"),
+        (["--mlgate-report=r.json", "--mlgate-markdown=./sub/../r.json"],
+         "*--mlgate-report = *r.json and --mlgate-markdown = *r.json are the same file*"),
+        (["--mlgate-report=link.json", "--mlgate-markdown=r.json"],
+         "*--mlgate-report = *link.json and --mlgate-markdown = *r.json are the same file*"),
+        # Finding 7: a name too long for the filesystem is the option's fault, not an INTERNALERROR.
+        ([f"--mlgate-report={LONG_NAME}/r.json"], "*--mlgate-report = *x/r.json: File name too long*"),
+        ([f"--mlgate-markdown={LONG_NAME}.md"], "*--mlgate-markdown = *x.md: File name too long*"),
+        ([f"--mlgate-registry={LONG_NAME}"], "*--mlgate-registry = *: File name too long*"),
+        ([f"--mlgate-baseline={LONG_NAME}.json"], "*--mlgate-baseline = *: File name too long*"),
+    ],
+)
+def test_outputs_that_collide_or_cannot_exist_are_refused_at_start(
+        pytester: pytest.Pytester, run, args: list[str], expected: str) -> None:
+    (pytester.path / "link.json").symlink_to("r.json")
+    (pytester.path / "sub").mkdir()
+    pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_a(): pass\n")
+    result = run("--mlgate", "-o", "mlgate_required_gates=unit", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines([expected])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "passed" not in result.stdout.str(), "refused before any test ran"
+
+
 def test_report_directories_are_made_as_for_junitxml(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_a(): pass\n")
     result = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=unit",
