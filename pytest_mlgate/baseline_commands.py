@@ -7,7 +7,8 @@ from typing import Any
 
 from pytest_mlgate.baseline import DEFAULT_PATH, Baseline, BaselineEntry, load_baseline
 from pytest_mlgate.errors import BaselineError
-from pytest_mlgate.report.tables import fmt, fmt_interval, render
+from pytest_mlgate.report.tables import change_between, fmt, fmt_interval, render
+from pytest_mlgate.stats.registry import is_performance_reading
 
 
 def register(subparsers: Any) -> None:
@@ -88,8 +89,7 @@ def _val(e: BaselineEntry | None) -> str:
 def _change(a: BaselineEntry | None, b: BaselineEntry | None) -> str:
     if a is None or b is None:
         return "-"
-    d = b.value - a.value
-    return ("+" if d > 0 else "") + fmt(d)
+    return change_between(a.value, b.value, performance=is_performance_reading(b.metric, b.method))
 
 
 def _status(a: BaselineEntry | None, b: BaselineEntry | None) -> str:

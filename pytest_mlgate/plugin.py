@@ -253,6 +253,9 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
             continue
         node.stash[SPEC_KEY] = spec
         gated_items.append(node)
+        if spec.source == "path":
+            # So that `-m unit` selects it, as it selects a test that carries the marker itself.
+            node.add_marker(spec.gate)
         if spec.gate == "performance":
             if xdist is None:
                 xdist = collector.config.pluginmanager.hasplugin("xdist")
@@ -283,10 +286,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         other = owners.setdefault(spec.key, item.nodeid)
         if other != item.nodeid:
-            raise pytest.UsageError(
-                f"pytest-mlgate: key={spec.key!r} is used by {other} and {item.nodeid}; a baseline "
-                f"key names one test, so give each test its own key"
-            )
+            message = (f"pytest-mlgate: key={spec.key!r} is used by {other} and {item.nodeid}; a "
+                       f"baseline key names one test, so give each test its own key")
+            gs = config.stash.get(SESSION_KEY, None)
+            if gs is not None:
+                gs.usage_error = message  # the reports lead with it, not with gates that ran nothing
+            raise pytest.UsageError(message)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -503,6 +508,7 @@ def mlgate_session(request: pytest.FixtureRequest) -> SessionHandle:
 
 # -- the end ------------------------------------------------------------------------------------
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's JUnit writer, which reports the verdict
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     services = config.stash[SERVICES_KEY]

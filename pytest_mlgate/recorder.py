@@ -28,7 +28,7 @@ from pytest_mlgate.errors import MetricValueError, MlgateError
 from pytest_mlgate.markers import GateSpec, Threshold
 from pytest_mlgate.measurement import Comparison, Measurement
 from pytest_mlgate.settings import Settings
-from pytest_mlgate.stats.registry import METRICS, direction_of
+from pytest_mlgate.stats.registry import METRICS, direction_of, is_performance_reading
 
 if TYPE_CHECKING:
     import numpy as np
@@ -325,7 +325,9 @@ class Mlgate:
         __tracebackhide__ = True
         staged = self._session.add_candidate(model, name=name, example=example, data=data, card=card)
         if staged is not None:  # None outside gate mode: nothing was staged
-            self._record.candidates.append(self._session.candidates[-1])
+            entry = self._session.candidates[-1]
+            entry["tests"] = [self._record.nodeid]  # its artefact carries this test's metrics
+            self._record.candidates.append(entry)
         return staged
 
     # -- data and behaviour ----------------------------------------------------------------
@@ -429,8 +431,7 @@ def _compare_baseline(record: TestRecord, m: Measurement, settings: Settings,
         # baseline and shown, but not judged.
         return None
     spec = record.spec
-    info = METRICS.get(m.name)
-    if (info is not None and info.kind == "performance") or m.method == "benchmark":
+    if is_performance_reading(m.name, m.method):
         from pytest_mlgate.perf import compare_performance
         from pytest_mlgate.provenance import machine_info, same_machine
 

@@ -68,6 +68,15 @@ class TestEntry:
         }
 
 
+EXIT_REASONS = {
+    pytest.ExitCode.TESTS_FAILED: "tests failed",
+    pytest.ExitCode.INTERRUPTED: "the run was interrupted",
+    pytest.ExitCode.INTERNAL_ERROR: "pytest hit an internal error",
+    pytest.ExitCode.USAGE_ERROR: "a usage error stopped the run",
+    pytest.ExitCode.NO_TESTS_COLLECTED: "no test was collected or selected",
+}
+
+
 class GateResult(NamedTuple):
     gate: str
     required: bool
@@ -126,6 +135,24 @@ class RunResult:
         """Whether any test of the run failed or errored, gated or not."""
         return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
 
+    def conclude(self, exit_status: int) -> None:
+        """Record the run's final exit status and make ``failures`` name every reason it is not 0:
+        the gates, then a failed delivery or baseline write, failing tests outside the gates, or
+        what stopped pytest. Called once, after delivery, before any report is written."""
+        delivery = self.delivery
+        if delivery is not None and delivery.get("status") == "failed":
+            # One line: a deploy command's output stays in the report's ``delivery`` object.
+            line = str(delivery.get("message", "")).split("\n", 1)[0].removesuffix(" Output:")
+            self.failures.append(line if line.startswith("delivery failed") else f"delivery failed: {line}")
+        if self.baseline.get("status") == "failed":
+            self.failures.append(f"baseline: {self.baseline.get('message', '')}")
+        if self.ungated_failures:
+            self.failures.append(f"{self.ungated_failures} test(s) without a gate failed or errored")
+        if exit_status != 0 and not self.failures:
+            self.failures.append(f"pytest exit status {exit_status}: "
+                                 f"{EXIT_REASONS.get(exit_status, 'pytest stopped the run')}")
+        self.run["exit_status"] = int(exit_status)
+
     def to_json(self, provenance: bool = True, metrics_only: bool = False,
                 counted_only: bool = False) -> dict[str, Any]:
         """The JSON report's content; ``provenance=False`` leaves out git and machine info,
@@ -178,11 +205,12 @@ class GateSession:
         self.tests: dict[str, TestEntry] = {}
         self.collected: set[str] = set()
         self.finished: set[str] = set()
-        self.ungated_failures = 0
+        self.ungated_failed: set[str] = set()  # node ids: a test can fail in call and teardown
         self.collection_errors: set[str] = set()  # a set: every xdist worker reports the same error
         self.deselected: dict[str, int] = {}  # gate -> gated tests deselected (-k, -m, ...)
         self.crashed_workers: list[str] = []
         self.interrupted = False
+        self.usage_error = ""  # a usage error found at collection, which stops the run
         self.worker_data: list[dict[str, Any]] = []
         self.result: RunResult | None = None
 
@@ -203,7 +231,7 @@ class GateSession:
             # A test without a gate: only completeness (above) and failures matter. This runs for
             # every report of every test, so it does as little as it can.
             if outcome == "failed":
-                self.ungated_failures += 1
+                self.ungated_failed.add(nodeid)
             return
         if entry is None:
             entry = self.tests[nodeid] = TestEntry(nodeid)
@@ -276,7 +304,10 @@ class GateSession:
         if getattr(opt, "collectonly", False):
             reasons.append("--collect-only ran no test")
         not_run = self.collected - self.finished
-        if not_run and not getattr(opt, "collectonly", False):
+        stopped = self._stopped_by(exitstatus)
+        if stopped:
+            reasons.append(f"{stopped} stopped the run before any test ran")
+        elif not_run and not getattr(opt, "collectonly", False):
             reasons.append(f"{len(not_run)} collected test(s) did not run (-x/--maxfail or an interrupt)")
         if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
             reasons.append("the run was interrupted")
@@ -285,6 +316,12 @@ class GateSession:
         if self.crashed_workers:
             reasons.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
         return reasons
+
+    def _stopped_by(self, exitstatus: int) -> str:
+        """"a usage error" when one stopped the run before any test ran, else ""."""
+        if self.usage_error or (exitstatus == pytest.ExitCode.USAGE_ERROR and not self.finished):
+            return "a usage error"
+        return ""
 
     def _selected_elsewhere(self) -> list[str]:
         """Selections that can leave out tests of any gate without deselecting them (they are
@@ -341,6 +378,9 @@ class GateSession:
         failures: list[str] = []
         reasons = self.incomplete_reasons(exitstatus)
         elsewhere = bool(self._selected_elsewhere())
+        stopped = self._stopped_by(exitstatus)
+        if stopped:
+            failures.append(self.usage_error or f"pytest exit status {int(exitstatus)}: {stopped} stopped the run")
         for g in GATES:
             c = counts[g]
             is_req = g in required
@@ -352,7 +392,9 @@ class GateSession:
                 # A required gate the selection (-k, -m, paths, node ids) left without a test is
                 # not run: the run is partial, not failed. A complete run still requires it.
                 unselected = self._not_selected(g, elsewhere) if is_req else ""
-                if unselected:
+                if is_req and stopped:
+                    verdict, reason = "not_run", f"{stopped} stopped the run"
+                elif unselected:
                     verdict, reason = "not_run", unselected
                 elif is_req:
                     verdict, reason = "fail", "required gate, but no test ran"
@@ -366,7 +408,7 @@ class GateSession:
         if self.crashed_workers:
             failures.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
         not_run = [g for g, r in gates.items() if r.verdict == "not_run"]
-        if not_run:
+        if not_run and not stopped:
             reasons.append(f"required gate(s) not run: {', '.join(not_run)} (outside the selection)")
         run = {
             "started": datetime.fromtimestamp(self.started, timezone.utc).isoformat(timespec="seconds"),
@@ -388,7 +430,7 @@ class GateSession:
         }
         self.result = RunResult(
             complete=not reasons, incomplete_reasons=reasons, gates=gates,
-            tests=tests, run=run, failures=failures, ungated_failures=self.ungated_failures,
+            tests=tests, run=run, failures=failures, ungated_failures=len(self.ungated_failed),
             rootpath=str(self.config.rootpath),
         )
         return self.result
@@ -433,13 +475,16 @@ def finish_run(config: pytest.Config, gs: GateSession, services: Any, exitstatus
                         settings.baseline, loaded, str(info.get("status", "failed")),
                         str(info.get("message", "")), updated=bool(info.get("updated")))
     finally:
+        # The reports are written once the exit status is final, so that they state it.
+        failed = bool(result.failures) or (result.delivery is not None and result.delivery.get("status") == "failed") \
+            or (result.baseline.get("status") == "failed")
+        if settings.gate_mode and not collect_only and failed and status == pytest.ExitCode.OK:
+            status = pytest.ExitCode.TESTS_FAILED
+        result.conclude(int(status))
         write_reports(settings, result)
-    if collect_only:
-        return int(status)
-    failed = bool(result.failures) or (result.delivery is not None and result.delivery.get("status") == "failed") \
-        or (result.baseline.get("status") == "failed")
-    if settings.gate_mode and failed and status == pytest.ExitCode.OK:
-        status = pytest.ExitCode.TESTS_FAILED
+        junit_properties(config, result)
+    if settings.gate_mode and not collect_only and result.failures and status == pytest.ExitCode.OK:
+        status = pytest.ExitCode.TESTS_FAILED  # a report that could not be written
     return int(status)
 
 
@@ -481,6 +526,22 @@ def write_reports(settings: Settings, result: RunResult) -> None:
                 fh.write(markdown)
         except OSError as exc:
             result.failures.append(f"could not append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror or exc}")
+
+
+def junit_properties(config: pytest.Config, result: RunResult) -> None:
+    """With --junitxml, the run's verdict, exit status and failures as properties of the test
+    suite, so the JUnit file says what the other reports say (a failed delivery is no test)."""
+    try:
+        from _pytest.junitxml import xml_key  # pytest has no public handle on its JUnit writer
+    except ImportError:  # pragma: no cover - a pytest without it writes the file without them
+        return
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    xml.add_global_property("mlgate.verdict", "pass" if result.passed else "fail")
+    xml.add_global_property("mlgate.exit_status", str(result.run["exit_status"]))
+    for line in result.failures:
+        xml.add_global_property("mlgate.failure", line)
 
 
 def update_baseline(config: pytest.Config, result: RunResult, services: Any) -> dict[str, Any]:
@@ -532,6 +593,19 @@ def update_baseline(config: pytest.Config, result: RunResult, services: Any) -> 
     return info
 
 
+def report_for_candidate(run_report: Mapping[str, Any], name: str,
+                         named: Mapping[str, set[str]]) -> dict[str, Any]:
+    """The run report an artefact carries: without the tests that named only other candidates
+    (``named``: test id -> candidate names). A test that named no candidate (or a candidate
+    named from the session fixture) may be about any model, so every artefact keeps it."""
+    def keep(test: Mapping[str, Any]) -> bool:
+        # pytest-xdist's loadgroup suffixes performance tests' node ids (plugin.PERF_GROUP).
+        names = named.get(str(test.get("nodeid", "")).removesuffix("@mlgate-performance"))
+        return names is None or name in names
+
+    return {**run_report, "tests": [t for t in run_report.get("tests", []) if keep(t)]}
+
+
 def deliver(config: pytest.Config, settings: Settings, result: RunResult,
             candidates: list[dict[str, Any]]) -> dict[str, Any]:
     """Publish every candidate, run the deploy steps, then move the requested aliases, when
@@ -556,6 +630,7 @@ def deliver(config: pytest.Config, settings: Settings, result: RunResult,
                 "message": "nothing delivered: --mlgate-deliver was given but no test called "
                            "mlgate.candidate(model, name=...)"}
     by_name: dict[str, dict[str, Any]] = {}
+    named: dict[str, set[str]] = {}  # test id -> the candidates it named
     for c in candidates:
         seen = by_name.get(c["name"])
         if seen is not None and seen["content_hash"] != c["content_hash"]:
@@ -563,6 +638,8 @@ def deliver(config: pytest.Config, settings: Settings, result: RunResult,
                     "message": f"nothing delivered: candidate {c['name']!r} was registered twice with "
                                f"different models; register one model per name"}
         by_name[c["name"]] = c
+        for test in c.get("tests") or ():
+            named.setdefault(str(test), set()).add(c["name"])
     from pytest_mlgate.delivery.deploy import parse_deploy_targets
     from pytest_mlgate.delivery.pipeline import DeployHook, deliver_candidate
     from pytest_mlgate.delivery.registry import LocalRegistry
@@ -585,7 +662,8 @@ def deliver(config: pytest.Config, settings: Settings, result: RunResult,
         key = load_signing_key(settings.signing_key) if settings.signing_key else None
         registry = LocalRegistry(settings.registry)
         for c in by_name.values():
-            entry, failure = deliver_candidate(registry, StagedCandidate.from_json(c), run_report,
+            entry, failure = deliver_candidate(registry, StagedCandidate.from_json(c),
+                                               report_for_candidate(run_report, c["name"], named),
                                                targets=targets, hooks=hooks, aliases=settings.aliases,
                                                signing_key=key)
             artifacts.append(entry)

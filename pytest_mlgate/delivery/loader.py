@@ -44,7 +44,7 @@ def load(ref: str | os.PathLike[str], trusted: Sequence[str] | None = None, *,
     if isinstance(trusted, str):
         raise TypeError("trusted must be a list of names, e.g. trusted=['mypkg.MyEstimator']")
     key = None if public_key is None else load_public_key(public_key)
-    located = locate_ref(ref, registry)
+    located = locate_ref(ref, registry, registry_option="registry='PATH'")
     path = located.path
     # The format decides whether loading may run code: refuse before reading the model. The
     # manifest is read again, with the model, by the verification that decides.
