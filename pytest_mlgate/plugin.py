@@ -84,7 +84,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                 metavar="N" if opt.kind == "int" else "PATH",
                                 help=f"{opt.help} (ini: {opt.ini})")
         default = list(opt.default) if opt.kind == "lines" else None
-        parser.addini(opt.ini, f"{opt.help} (default: {opt.default_text})", type=opt.ini_type, default=default)
+        parser.addini(opt.ini, f"{opt.help} (default: {opt.default_text})", type=_ini_type(opt), default=default)
+
+
+# pytest 9.2 takes a union of types for an ini key: a native TOML table ([tool.pytest]) may then
+# write `mlgate = true` or `mlgate_margin = 0.01`, while an INI file or -o still gives the text,
+# which settings.resolve converts and checks with its own messages. Earlier pytest: text only.
+_NATIVE_INI_TYPES: dict[str, Any] = {"bool": str | bool, "int": str | int, "float": str | float | int}
+
+
+def _ini_type(opt: Any) -> Any:
+    if opt.ini_type != "string" or pytest.version_tuple[:2] < (9, 2):
+        return opt.ini_type
+    return _NATIVE_INI_TYPES.get(opt.kind, "string")
 
 
 def _worker_input(config: pytest.Config) -> dict[str, Any] | None:

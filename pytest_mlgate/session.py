@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
@@ -351,10 +352,31 @@ class GateSession:
         here = config.invocation_params.dir
         given = [(here / a).resolve() for a in config.args]
         roots = [(config.rootpath / t).resolve() for t in config.getini("testpaths")] or [config.rootpath.resolve()]
-        uncovered = [r for r in roots if not any(g == r or g in r.parents for g in given)]
+        def covered(path: Path) -> bool:
+            return any(g == path or g in path.parents for g in given)
+
+        # A root is covered by a path at or above it, or by paths naming every test file in it.
+        uncovered = [r for r in roots if not covered(r) and not all(map(covered, self._test_files(r)))]
         if uncovered:
             return f"the paths on the command line cover only part of the suite (not all of {', '.join(map(str, uncovered))})"
         return ""
+
+    def _test_files(self, root: Path) -> list[Path]:
+        """The files under ``root`` that pytest would collect test modules from (``python_files``
+        patterns, ``norecursedirs`` skipped): [root] when it cannot tell, so it is not covered."""
+        import fnmatch
+        import os
+
+        if not root.is_dir():
+            return [root]
+        patterns = [str(p) for p in self.config.getini("python_files")]
+        skip = [str(p) for p in self.config.getini("norecursedirs")]
+        found = []
+        for here, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not any(fnmatch.fnmatch(d, s) for s in skip)]
+            found += [Path(here, f).resolve() for f in files
+                      if f.endswith(".py") and any(fnmatch.fnmatch(f, p) for p in patterns)]
+        return found or [root]
 
     def decide(self, exitstatus: int) -> RunResult:
         required = set(self.settings.required_gates)

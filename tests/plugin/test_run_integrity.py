@@ -20,6 +20,20 @@ def test_paths_that_cover_part_of_the_suite_make_the_run_incomplete(pytester: py
     assert load_report(pytester.path / "r.json")["run"]["complete"] is True
 
 
+def test_paths_naming_every_test_file_make_a_complete_run(pytester: pytest.Pytester, run) -> None:
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    (pytester.path / "tests" / "unit").mkdir(parents=True)
+    (pytester.path / "tests" / "unit" / "test_u.py").write_text("import pytest\n@pytest.mark.unit\ndef test_u(): pass\n")
+    (pytester.path / "tests" / "test_all.py").write_text(ALL_GATES)
+    (pytester.path / "tests" / "helpers.py").write_text("")  # not a test file: need not be named
+    every = run("--mlgate", "--mlgate-report=r.json", "tests/unit", "tests/test_all.py")
+    assert every.ret == 0, every.stdout.str()
+    assert load_report(pytester.path / "r.json")["run"]["complete"] is True
+    some = run("--mlgate", "--mlgate-report=r.json", "tests/test_all.py")
+    some.stdout.fnmatch_lines(["*the paths on the command line cover only part of the suite*"])
+    assert load_report(pytester.path / "r.json")["run"]["complete"] is False
+
+
 def test_key_on_a_parametrized_test_keeps_one_entry_per_parameter(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile('''
 import pytest
