@@ -13,7 +13,7 @@ from pytest_mlgate.stats.registry import is_performance_reading
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "baseline", help="show a baseline file or the changes between two"
+        "baseline", help="show a baseline file, or compare two baseline files"
     )
     sub = parser.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
     show = sub.add_parser("show", help="print the metrics stored in a baseline")

@@ -61,9 +61,11 @@ def load(ref: str | os.PathLike[str], trusted: Sequence[str] | None = None, *,
             try:
                 return deserialize_model(blob, fmt, sorted(allowed - set(PICKLE_TOKENS)) or None)
             except UntrustedTypesError as exc:
+                needed = sorted(allowed | set(exc.types))
+                given = f" (besides the {len(allowed)} given)" if allowed else ""
                 raise ArtifactError(
-                    f"{path} contains types outside skops' trusted defaults: "
-                    f"{', '.join(exc.types)}. If you trust them, pass trusted={exc.types!r} to "
+                    f"{path} contains types outside skops' trusted defaults{given}: "
+                    f"{', '.join(exc.types)}. If you trust them, pass trusted={needed!r} to "
                     "load().") from None
         return deserialize_model(blob, fmt, None)
     except ArtifactError:

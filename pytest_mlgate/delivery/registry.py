@@ -654,6 +654,9 @@ class LocalRegistry:
         with self._lock(), _Operation(base, make_dir=False) as op:
             self._recover(base)
             state = self.state(name)
+            if not state.versions:
+                raise RegistryError(f"no model named {name!r} in {self.root} (models: "
+                                    f"{', '.join(self.names()) or 'none'}).")
             if int(version) not in state.versions:
                 raise RegistryError(f"{name!r} has no version {version} in {self.root}; versions: "
                                     f"{', '.join(map(str, state.versions)) or 'none'}.")
