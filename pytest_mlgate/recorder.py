@@ -28,7 +28,7 @@ from pytest_mlgate.errors import MetricValueError, MlgateError
 from pytest_mlgate.markers import GateSpec, Threshold
 from pytest_mlgate.measurement import Comparison, Measurement
 from pytest_mlgate.settings import Settings
-from pytest_mlgate.stats.registry import METRICS, direction_of, is_performance_reading
+from pytest_mlgate.stats.registry import direction_of, is_performance_reading
 
 if TYPE_CHECKING:
     import numpy as np

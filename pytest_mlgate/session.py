@@ -69,7 +69,7 @@ class TestEntry:
         }
 
 
-EXIT_REASONS = {
+EXIT_REASONS: dict[int, str] = {
     pytest.ExitCode.TESTS_FAILED: "tests failed",
     pytest.ExitCode.INTERRUPTED: "the run was interrupted",
     pytest.ExitCode.INTERNAL_ERROR: "pytest hit an internal error",
