@@ -76,7 +76,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_level", None, "float", 0.95, "confidence level of metric intervals"),
     Option("mlgate_alpha", None, "float", 0.05, "significance level of regression verdicts"),
     Option("mlgate_margin", None, "float", 0.0, "non-inferiority margin for regressions against the baseline"),
-    Option("mlgate_inconclusive", None, "choice", "pass", "policy for inconclusive regression verdicts",
+    Option("mlgate_inconclusive", None, "choice", "pass", "policy for inconclusive verdicts (regressions, timing budgets on a busy machine)",
            choices=("pass", "fail")),
     Option("mlgate_threshold_policy", None, "choice", "point",
            "point: the value must clear the threshold; confident: the whole interval must",
