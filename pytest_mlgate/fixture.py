@@ -217,7 +217,9 @@ class Mlgate:
         __tracebackhide__ = True
         staged = self._services.add_candidate(model, name=name, example=example, data=data, card=card)
         if staged is not None:  # None outside gate mode: nothing was staged
-            self._record.candidates.append(self._services.candidates[-1])
+            entry = self._services.candidates[-1]
+            entry["tests"] = [self._record.nodeid]  # its artefact carries this test's metrics
+            self._record.candidates.append(entry)
         return staged
 
     # -- data and behaviour ----------------------------------------------------------------

@@ -87,7 +87,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                 metavar="N" if opt.kind == "int" else "PATH",
                                 help=f"{opt.help} (ini: {opt.ini})")
         default = list(opt.default) if opt.kind == "lines" else None
-        parser.addini(opt.ini, f"{opt.help} (default: {opt.default_text})", type=opt.ini_type, default=default)
+        parser.addini(opt.ini, f"{opt.help} (default: {opt.default_text})", type=_ini_type(opt), default=default)
+
+
+# pytest 9.2 takes a union of types for an ini key: a native TOML table ([tool.pytest]) may then
+# write `mlgate = true` or `mlgate_margin = 0.01`, while an INI file or -o still gives the text,
+# which settings.resolve converts and checks with its own messages. Earlier pytest: text only.
+_NATIVE_INI_TYPES: dict[str, Any] = {"bool": str | bool, "int": str | int, "float": str | float | int}
+
+
+def _ini_type(opt: Any) -> Any:
+    if opt.ini_type != "string" or pytest.version_tuple[:2] < (9, 2):
+        return opt.ini_type
+    return _NATIVE_INI_TYPES.get(opt.kind, "string")
 
 
 def _worker_input(config: pytest.Config) -> dict[str, Any] | None:
@@ -257,6 +269,9 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
             continue
         node.stash[SPEC_KEY] = spec
         gated_items.append(node)
+        if spec.source == "path":
+            # So that `-m unit` selects it, as it selects a test that carries the marker itself.
+            node.add_marker(spec.gate)
         if spec.gate == "performance":
             if xdist is None:
                 xdist = collector.config.pluginmanager.hasplugin("xdist")
@@ -287,10 +302,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         other = owners.setdefault(spec.key, item.nodeid)
         if other != item.nodeid:
-            raise pytest.UsageError(
-                f"pytest-mlgate: key={spec.key!r} is used by {other} and {item.nodeid}; a baseline "
-                f"key names one test, so give each test its own key"
-            )
+            message = (f"pytest-mlgate: key={spec.key!r} is used by {other} and {item.nodeid}; a "
+                       f"baseline key names one test, so give each test its own key")
+            controller = config.stash.get(CONTROLLER_KEY, None)
+            if controller is not None:
+                controller.usage_error = message  # the reports lead with it, not with gates that ran nothing
+            raise pytest.UsageError(message)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -532,6 +549,7 @@ def mlgate_session(request: pytest.FixtureRequest) -> SessionFixture:
 
 # -- the end ------------------------------------------------------------------------------------
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's JUnit writer, which reports the verdict
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     services = config.stash[SERVICES_KEY]
@@ -546,8 +564,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if controller is None:
         return
     status = controller.finish(int(exitstatus))
+    if controller.result is not None:
+        _junit_properties(config, controller.result)
     if status != int(exitstatus):
         session.exitstatus = status
+
+
+def _junit_properties(config: pytest.Config, result: Any) -> None:
+    """With --junitxml, the run's verdict, exit status and failures as properties of the test
+    suite, so the JUnit file says what the other reports say (a failed delivery is no test)."""
+    try:
+        from _pytest.junitxml import xml_key  # pytest has no public handle on its JUnit writer
+    except ImportError:  # pragma: no cover - a pytest without it writes the file without them
+        return
+    xml = config.stash.get(xml_key, None)
+    if xml is None or "exit_status" not in result.run:
+        return
+    xml.add_global_property("mlgate.verdict", "pass" if result.passed else "fail")
+    xml.add_global_property("mlgate.exit_status", str(result.run["exit_status"]))
+    for line in result.failures:
+        xml.add_global_property("mlgate.failure", line)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -217,6 +217,12 @@ def resolve(
             raw = opt.default
         values[opt.ini] = _convert(opt, raw, False, rootdir)
     key = values["mlgate_signing_key"]
+    if key and ("-----BEGIN" in key or "PRIVATE KEY" in key):
+        raise ConfigError(
+            "ini mlgate_signing_key holds a key itself; it must name where the key is: a PEM file "
+            "path (outside the repository) or env:VARIABLE. Remove the key from the configuration "
+            "file and make a new one with `mlgate keygen PATH`: a key written into a file that is "
+            "committed is no longer secret.")
     if key and not key.startswith("env:"):
         path = Path(key).expanduser()
         values["mlgate_signing_key"] = str(path if path.is_absolute() else rootdir / path)
@@ -351,8 +357,10 @@ def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:
     _check_paths(settings, from_cli)
     _check_delivery(settings)
     if (settings.update_baseline or settings.deliver) and not settings.gate_mode:
+        key = "mlgate_update_baseline" if settings.update_baseline else "mlgate_deliver"
         flag = "--mlgate-update-baseline" if settings.update_baseline else "--mlgate-deliver"
-        raise ConfigError(f"{flag} needs gate mode: add --mlgate (or ini mlgate = true)")
+        where = flag if from_cli.get(key) else f"ini {key} = true"
+        raise ConfigError(f"{where} needs gate mode: add --mlgate (or ini mlgate = true)")
     return settings
 
 

@@ -166,8 +166,7 @@ def _serialize(model: Any, fmts: list[str], notes: list[str]) -> tuple[Serialize
 
 
 def _reason(exc: ArtifactError) -> str:
-    cause = exc.__cause__
-    text = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    text = exc.reason or str(exc)
     return text if len(text) <= 300 else text[:297] + "..."
 
 

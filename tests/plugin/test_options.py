@@ -61,7 +61,7 @@ def _ini_help(pytester: pytest.Pytester) -> dict[str, str]:
     entries: dict[str, str] = {}
     key = None
     for line in section.splitlines():
-        m = re.match(r"^  (mlgate\w*) \((?:string|linelist|bool|args|paths)\):\s*(.*)$", line)
+        m = re.match(r"^  (mlgate\w*) \([a-z |]+\):\s*(.*)$", line)
         if m:
             key = m.group(1)
             entries[key] = m.group(2).strip()
@@ -175,3 +175,26 @@ def test_report_directories_are_made_as_for_junitxml(pytester: pytest.Pytester) 
                                            "--mlgate-report", "reports/ci/r.json", "-p", "no:hypothesispytest")
     assert result.ret == 0, result.stdout.str()
     assert (pytester.path / "reports" / "ci" / "r.json").is_file()
+
+
+@pytest.mark.skipif(pytest.version_tuple[:2] < (9, 2), reason="native ini types need pytest 9.2")
+def test_native_toml_table_takes_booleans_and_numbers(pytester: pytest.Pytester, run) -> None:
+    """pytest 9's [tool.pytest] table keeps TOML types: `mlgate = true` was refused with
+    "config option 'mlgate' expects a string, got bool"."""
+    pytester.makepyprojecttoml("[tool.pytest]\nmlgate = true\nmlgate_margin = 0.01\nmlgate_bootstrap = 200\n"
+                               'mlgate_required_gates = ["validation"]\n')
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_v(mlgate):
+    mlgate.record("accuracy", 0.9)
+''')
+    result = run("--mlgate-report=r.json")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    from .helpers import load_report
+
+    report = load_report(pytester.path / "r.json")
+    assert report["run"]["settings"]["margin"] == 0.01
+    assert report["run"]["settings"]["required_gates"] == ["validation"]
+    result.stdout.fnmatch_lines(["mlgate: gates PASSED; run complete; *"])
