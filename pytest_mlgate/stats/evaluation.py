@@ -76,6 +76,33 @@ def _fingerprint(obj: Any) -> str:
     return fingerprint(obj)
 
 
+def _take_rows(X: Any, rows: NDArray[np.intp]) -> Any:
+    """The rows ``rows`` (positions) of X, in a form ``fingerprint`` hashes: a frame or series
+    keeps its index labels, so the same rows hash alike and different rows differently."""
+    iloc = getattr(X, "iloc", None)
+    if iloc is not None:
+        return iloc[rows]
+    if isinstance(X, np.ndarray):
+        return X[rows]
+    if isinstance(X, (list, tuple)):
+        return [X[int(i)] for i in rows]
+    raise TypeError(type(X).__name__)
+
+
+def _slice_fingerprint(X: Any, y: NDArray[Any], weight: NDArray[np.float64] | None,
+                       mask: NDArray[np.bool_], whole: str) -> str:
+    """The fingerprint of a slice's own rows (features, labels, weights): a slice is compared
+    with its baseline only when it holds the very rows it held then. An X whose rows cannot be
+    taken apart is identified by the whole evaluation set's fingerprint and the row positions."""
+    rows = np.flatnonzero(mask)
+    try:
+        taken = _take_rows(X, rows)
+    except Exception:  # any container: the fallback below identifies the rows as well
+        return _fingerprint({"evaluation_set": whole.encode(), "rows": rows.astype(np.int64)})
+    parts = (taken, y[rows])
+    return _fingerprint(parts if weight is None else (*parts, weight[rows]))
+
+
 def _n_rows(X: Any) -> int:
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) >= 1:
@@ -384,8 +411,9 @@ def evaluate(
                     }
                 )
                 continue
+            slice_fp = _slice_fingerprint(X, y_arr, weight, mask, fp)
             for spec in specs:
-                info = {"slice": sname, "parent": spec.name, "n": size, "fingerprint": fp}
+                info = {"slice": sname, "parent": spec.name, "n": size, "fingerprint": slice_fp}
                 part = subset(samples[spec.name], mask)
                 name = f"{spec.name}[{sname}]"
                 try:

@@ -103,3 +103,51 @@ def test_slices_are_compared_with_the_baseline_with_holm(
     assert m["rmse[sex=2.0]"]["comparison"]["verdict"] == "fail"
     # The slice's interval is at its Holm level and excludes 0, as its verdict says.
     assert bad["level"] > 0.9 and bad["method"] == "paired-bootstrap+holm"
+
+
+MOVING_SLICE = '''
+import os
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+rng = np.random.default_rng(0)
+X = pd.DataFrame({"x0": rng.normal(size=1600), "x1": rng.normal(size=1600)})
+y = (X.x0 + 0.3 * rng.normal(size=1600) > 0).astype(int)
+model = LogisticRegression().fit(X[:800], y[:800])   # the same model every run
+
+
+@pytest.mark.validation(accuracy=">= 0.5", key="moving")
+def test_quality(mlgate):
+    X_te, y_te = X[800:], y[800:]
+    # Only the boundary of the slice moves between runs.
+    near = (X_te.x0.abs() < float(os.environ.get("CUT", "1.0"))).to_numpy()
+    mlgate.evaluate(model, X_te, y_te, slices={"near": near, "far": ~near})
+'''
+
+
+def test_a_slice_whose_rows_moved_is_not_compared_never_failed(
+        pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same model, data and seed; only the slice boundary moves. Each slice used to carry the
+    # whole set's fingerprint and fell back to an unpaired test of two populations: FAIL.
+    pytester.makepyfile(test_moving=MOVING_SLICE)
+    args = ("--mlgate", "--mlgate-seed", "1", "-o", "mlgate_required_gates=validation",
+            "--mlgate-report", "r.json")
+    monkeypatch.setenv("CUT", "1.0")
+    assert run(*args, "--mlgate-update-baseline").ret == 0
+    same = run(*args)
+    assert same.ret == 0, same.stdout.str()
+    m = _by_name(pytester.path / "r.json")
+    for name in ("accuracy", "accuracy[near]", "accuracy[far]"):
+        assert m[name]["comparison"]["verdict"] == "pass" and m[name]["comparison"]["change"] == 0
+    monkeypatch.setenv("CUT", "0.3")
+    moved = run(*args)
+    assert moved.ret == 0, moved.stdout.str()
+    m = _by_name(pytester.path / "r.json")
+    assert m["accuracy"]["comparison"]["verdict"] == "pass"  # the whole set did not change
+    for name in ("accuracy[near]", "accuracy[far]"):
+        c = m[name]["comparison"]
+        assert c["verdict"] == "not_compared", c
+        assert "different evaluation data" in c["reason"]
+        assert m[name]["info"]["fingerprint"] != m["accuracy"]["info"]["fingerprint"]
