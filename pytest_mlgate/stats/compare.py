@@ -291,7 +291,9 @@ def _aligned(
         changed = int(np.count_nonzero(np.asarray(yc) != np.asarray(yr)))
         raise _RowsDiffer(f"{changed} row(s) have other labels")
     wc, wr = cur.get("weight"), ref.get("weight")
-    if (wc is None) != (wr is None) or (wc is not None and not np.array_equal(wc, wr)):
+    if wc is None and wr is None:
+        return cur, ref
+    if wc is None or wr is None or not np.array_equal(wc, wr):
         raise _RowsDiffer("the sample weights differ")
     return cur, ref
 
