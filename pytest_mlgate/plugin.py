@@ -457,6 +457,11 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
     services = item.config.stash[SERVICES_KEY]
     record.ended = True
     failures = finish_record(record, settings, services)
+    for r in record.results:  # JUnit: each judged metric's verdict beside its value
+        if r.verdict != "none":
+            prop = (f"mlgate.{r.measurement.name}.verdict", r.verdict)
+            item.user_properties.append(prop)
+            record.properties.append(prop)
     if settings.update_baseline and record.samples:
         write_samples(record, services.staging_dir("samples"))
     return failures
@@ -538,4 +543,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         markup = {}
         if "FAIL" in line or "INCOMPLETE" in line:
             markup = {"red": True}
+        elif "NOT COMPARED" in line:
+            markup = {"yellow": True}
         terminalreporter.write_line(line, **markup)

@@ -55,7 +55,7 @@ class MetricResult:
     # A slice's Holm-adjusted p-value of "worse than the threshold" (None for other metrics).
     threshold_p: float | None = None
     comparison: Comparison | None = None
-    verdict: str = "none"  # combined: fail > inconclusive > improved > pass > not_compared > none
+    verdict: str = "none"  # combined: fail > inconclusive > not_compared > improved > pass > none
 
     def to_json(self) -> dict[str, Any]:
         d = self.measurement.to_json()
@@ -387,7 +387,9 @@ class Mlgate:
 
 # -- the end of a test body: thresholds and regressions -----------------------------------------
 
-_RANK = {"fail": 5, "inconclusive": 4, "improved": 3, "pass": 2, "not_compared": 1, "none": 0}
+# A metric with a baseline entry it could not be compared with is NOT COMPARED even when its
+# threshold passed: a PASS beside a baseline would read as "no worse than the baseline".
+_RANK = {"fail": 5, "inconclusive": 4, "not_compared": 3, "improved": 2, "pass": 1, "none": 0}
 
 
 def _threshold_verdict(t: Threshold, m: Measurement, policy: str) -> tuple[str, str | None]:
