@@ -239,6 +239,20 @@ def _codes(values: NDArray[Any], classes: NDArray[Any], what: str) -> NDArray[np
     return idx.astype(np.int32)
 
 
+def _sorted_order(classes: NDArray[Any]) -> NDArray[np.intp] | None:
+    """The permutation that sorts a model's ``classes_``; None when they are sorted already."""
+    try:
+        order = np.argsort(classes, kind="stable")
+    except TypeError as exc:
+        raise DataError(
+            f"the model's classes_ {list(classes)[:5]} mix types that cannot be ordered; "
+            "use one type of label"
+        ) from exc
+    if np.unique(classes).size != classes.size:
+        raise DataError(f"the model's classes_ {list(classes)[:10]} repeat a class")
+    return None if bool((order == np.arange(order.size)).all()) else order
+
+
 def _class_names(classes: NDArray[Any]) -> NDArray[np.str_]:
     return np.asarray([str(c) for c in classes], dtype=np.str_)
 
@@ -286,14 +300,24 @@ def _samples_for(spec: MetricSpec, y: NDArray[Any], out: _Outputs, model: Any) -
                 f"metric {name!r} is for binary targets but y has more than two classes; "
                 "use 'roc_auc_ovr'"
             )
+        score = out.scores(name).astype(np.float64)
+        if mc is not None and len(mc) == 2 and _sorted_order(mc) is not None:
+            # The model's score is for classes_[1]; the positive class is the greater label,
+            # classes_[0] here, whose score ranks in the opposite order.
+            return {"y_true": y == mc[0], "score": -score}
         positive = y == classes[-1]
-        return {"y_true": positive, "score": out.scores(name).astype(np.float64)}
+        return {"y_true": positive, "score": score}
     proba = out.proba(name)
     classes = mc if mc is not None else np.arange(proba.shape[1])
     if len(classes) != proba.shape[1]:
         raise DataError(
             f"predict_proba returned {proba.shape[1]} columns for {len(classes)} classes"
         )
+    # Column j of predict_proba is classes_[j], in whatever order the model keeps them: put
+    # both in sorted order, which the label codes (and a baseline's samples) are read in.
+    order = _sorted_order(classes)
+    if order is not None:
+        classes, proba = classes[order], proba[:, order]
     return {
         "y_true": _codes(y, classes, "y").astype(np.int32),
         "proba": proba,
