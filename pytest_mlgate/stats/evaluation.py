@@ -441,9 +441,13 @@ def evaluate(
                 part = subset(samples[spec.name], mask)
                 name = f"{spec.name}[{sname}]"
                 try:
-                    measurements.append(
-                        _measure(spec, part, size, level, n_boot, seed, info, name=name)
-                    )
+                    sm = _measure(spec, part, size, level, n_boot, seed, info, name=name)
+                    if sm.info.get("trials") == 0:
+                        # precision with no predicted positive, recall with no positive: the
+                        # value is a zero_division convention, not a measurement.
+                        raise DataError(f"{spec.name} is undefined on this slice: it has no "
+                                        f"row to count ({sm.info.get('successes', 0)}/0)")
+                    measurements.append(sm)
                 except DataError as exc:
                     skipped.append(
                         {"slice": sname, "n": size, "metric": spec.name, "reason": str(exc)}

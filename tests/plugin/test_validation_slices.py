@@ -151,3 +151,42 @@ def test_a_slice_whose_rows_moved_is_not_compared_never_failed(
         assert c["verdict"] == "not_compared", c
         assert "different evaluation data" in c["reason"]
         assert m[name]["info"]["fingerprint"] != m["accuracy"]["info"]["fingerprint"]
+
+
+UNDEFINED_SLICES = '''
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(400, 2))
+y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
+model = LogisticRegression().fit(X, y)
+
+
+@pytest.mark.validation(roc_auc=0.7)
+def test_auc_one_class(mlgate):
+    mlgate.evaluate(model, X, y, slices={"pos": y == 1, "neg": y == 0})
+
+
+@pytest.mark.validation(precision=0.7)
+def test_precision_no_predicted_positive(mlgate):
+    pred = model.predict(X)
+    mlgate.evaluate(model, X, y, slices={"predneg": pred == 0, "all": np.ones(400, bool)})
+'''
+
+
+def test_an_undefined_slice_metric_is_named_and_cannot_pass_its_threshold(
+        pytester: pytest.Pytester, run) -> None:
+    # roc_auc on one-class slices was dropped without a trace (the test passed); precision with
+    # no predicted positive got a made-up Holm p from a zero_division value.
+    pytester.makepyfile(test_undefined=UNDEFINED_SLICES)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-report", "r.json")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "roc_auc: slice(s) not evaluated, so they cannot meet >= 0.7: pos (" in out
+    assert "precision: slice(s) not evaluated, so they cannot meet >= 0.7: predneg (" in out
+    assert "precision is undefined on this slice" in out
+    report = load_report(pytester.path / "r.json")
+    names = {m["name"] for t in report["tests"] for m in t["metrics"]}
+    assert "precision[predneg]" not in names and "precision[all]" in names
