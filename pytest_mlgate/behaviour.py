@@ -108,11 +108,12 @@ def check_invariant(
     X2 = _perturbed(X, perturb)
     before = _outputs(model, X, method)
     after = _outputs(model, X2, method)
-    change = _row_change(before, after)
-    violated = change > atol
+    missing = _no_answer(before) | _no_answer(after)
+    change = np.where(missing, np.inf, _row_change(before, after))
+    violated = (change > atol) | missing
     return _result("invariance", violated, change, before, after, X, max_rate, confidence,
                    f"{method} changed under {_name(perturb)}"
-                   + (f" by more than {atol:g}" if atol else ""))
+                   + (f" by more than {atol:g}" if atol else ""), missing=missing)
 
 
 def check_directional(
@@ -150,38 +151,42 @@ def check_directional(
     else:
         violated = delta > atol
     # How far each row went the wrong way: the most offending rows are shown first. A row with a
-    # missing (NaN) output before or after moved in no direction: it violates, and comes first.
+    # missing or infinite output before or after moved in no direction: it violates, first.
     wrong = -delta if direction in ("increase", "non_decreasing") else delta
-    missing = np.isnan(delta)
+    missing = _no_answer(before) | _no_answer(after)
     violated = violated | missing
     wrong = np.where(missing, np.inf, wrong)
     return _result("directional", violated, wrong, before, after, X, max_rate, confidence,
-                   f"{method} did not {_VERB[direction]} under {_name(perturb)}")
+                   f"{method} did not {_VERB[direction]} under {_name(perturb)}",
+                   missing=missing)
 
 
 def check_deterministic(model: Any, X: Any, *, repeats: int = 2,
                         method: str = "predict") -> BehaviourResult:
-    """The same input must give the same output on ``repeats`` calls (exactly; NaN == NaN).
-    Any differing row fails the check."""
+    """The same input must give the same output on ``repeats`` calls (exactly). Any differing
+    row fails the check, and so does a row without an answer (NaN, infinite, missing)."""
     if repeats < 2:
         raise BehaviourError(f"check_deterministic: repeats must be >= 2, got {repeats}.")
     first = _outputs(model, X, method)
-    change = np.zeros(first.shape[0])
+    missing = _no_answer(first)
+    change = np.where(missing, np.inf, 0.0)
     after = first
     for _ in range(repeats - 1):
         again = _outputs(model, X, method)
         if again.shape != first.shape:
             raise BehaviourError(f"check_deterministic: {method} returned shape {again.shape} "
                                  f"on a repeat, {first.shape} the first time.")
-        c = _row_change(first, again)
+        gap = _no_answer(again)
+        c = np.where(gap, np.inf, _row_change(first, again))
+        missing |= gap
         worse = c > change
         if worse.any():
             after = np.where(_expand(worse, first.ndim), again, after)
         change = np.maximum(change, c)
-    violated = change > 0
+    violated = (change > 0) | missing
     return _result("determinism", violated, change, first, after, X, 0.0, 0.95,
                    f"{method} differed between {repeats} identical calls",
-                   require_zero=True)
+                   require_zero=True, missing=missing)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,6 +298,27 @@ def _object_numbers(out: np.ndarray[Any, Any], method: str) -> np.ndarray[Any, A
     return values.astype(np.float64)
 
 
+def _no_answer(out: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Per row: a numeric output (a prediction, any class's probability, numbers held as
+    objects) is missing or not finite somewhere. Such a row answered nothing, so it violates
+    every check: a NaN never passes a gate. A missing *label* (None or pd.NA among strings) is a
+    model's "no opinion" and compares equal to another missing label instead."""
+    flat = out.reshape(out.shape[0], -1)
+    if flat.dtype.kind in "fc":
+        return np.asarray(~np.isfinite(flat).all(axis=1), dtype=bool)
+    if flat.dtype.kind != "O":
+        return np.zeros(flat.shape[0], dtype=bool)
+    import pandas as pd
+
+    missing = np.asarray(pd.isna(flat), dtype=bool)
+    present = flat[~missing]
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in present):
+        return np.zeros(flat.shape[0], dtype=bool)  # labels
+    bad = missing.copy()
+    bad[~missing] = [not math.isfinite(float(v)) for v in present]
+    return np.asarray(bad.any(axis=1), dtype=bool)
+
+
 def _row_change(a: np.ndarray[Any, Any],
                 b: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Per row: the largest absolute change for numbers, 1.0/0.0 for any change of labels."""
@@ -337,9 +363,14 @@ def _expand(mask: np.ndarray[Any, Any], ndim: int) -> np.ndarray[Any, Any]:
 def _result(kind: str, violated: np.ndarray[Any, Any], score: np.ndarray[Any, Any],
             before: np.ndarray[Any, Any], after: np.ndarray[Any, Any], X: Any,
             max_rate: float, confidence: float, what: str,
-            require_zero: bool = False) -> BehaviourResult:
+            require_zero: bool = False,
+            missing: np.ndarray[Any, Any] | None = None) -> BehaviourResult:
     n = int(violated.shape[0])
     k = int(np.count_nonzero(violated))
+    n_missing = 0 if missing is None else int(np.count_nonzero(missing))
+    if n_missing:
+        what += (f" or gave no answer ({n_missing} row(s) with a NaN, infinite or missing "
+                 "output, each a violation: a NaN never passes)")
     lower, upper = clopper_pearson(k, n, confidence)
     passed = k == 0 if require_zero else upper <= max_rate
     worst = _worst_rows(violated, score, before, after, X)
@@ -362,6 +393,7 @@ def _result(kind: str, violated: np.ndarray[Any, Any], score: np.ndarray[Any, An
         passed=passed, n=n, n_violations=k, rate=rate, upper_bound=upper,
         confidence=confidence, message=message, worst_rows=worst, kind=kind,
         max_rate=max_rate, lower_bound=lower,
+        info={"no_answer": n_missing} if n_missing else {},
     )
 
 

@@ -148,6 +148,12 @@ class Mlgate:
 
         spec = self._record.spec
         for t in spec.thresholds if spec else ():
+            undefined = [s for s in result.skipped_slices if s.get("metric") == t.metric]
+            if undefined:
+                # An undefined metric cannot pass a threshold; the slice is named, not dropped.
+                detail = "; ".join(f"{s['slice']} ({s['n']} rows): {s['reason']}" for s in undefined)
+                self._record.failures.append(
+                    f"{t.metric}: slice(s) not evaluated, so they cannot meet {t.text}: {detail}")
             verdicts = slice_threshold_verdicts(result, t.metric, t.op, t.value, alpha=self._settings.alpha)
             for name, verdict, p in verdicts:
                 self._record.slice_thresholds[f"{t.metric}[{name}]"] = (t, verdict, p)

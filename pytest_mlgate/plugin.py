@@ -501,6 +501,11 @@ def _finish(item: pytest.Item, record: Record) -> list[str]:
     services = item.config.stash[SERVICES_KEY]
     record.ended = True
     failures = judge(record, settings, services.baseline)
+    for r in record.results:  # JUnit: each judged metric's verdict beside its value
+        if r.verdict != "none":
+            prop = (f"mlgate.{r.measurement.name}.verdict", r.verdict)
+            item.user_properties.append(prop)
+            record.properties.append(prop)
     if settings.update_baseline and record.samples:
         from pytest_mlgate.baseline import write_samples
 
@@ -601,4 +606,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         markup = {}
         if "FAIL" in line or "INCOMPLETE" in line:
             markup = {"red": True}
+        elif "NOT COMPARED" in line:
+            markup = {"yellow": True}
         terminalreporter.write_line(line, **markup)

@@ -74,6 +74,9 @@ class ColumnProfile:
     at: tuple[int, ...] = ()
     effect_bound: float | None = None
 
+    def __post_init__(self) -> None:
+        _check_column(self)
+
     @property
     def n_present(self) -> int:
         return self.n - self.n_missing
@@ -141,6 +144,17 @@ class Profile:
     fingerprint: str | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.n_rows < 0:
+            raise DataError("profile: n_rows is negative.")
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise DataError("profile: two columns have the same name.")
+        for c in self.columns:
+            if c.n != self.n_rows:
+                raise DataError(f"profile column {c.name[:60]!r}: n is {c.n} but the profile "
+                                f"has {self.n_rows} rows.")
+
     def column(self, name: str) -> ColumnProfile:
         for c in self.columns:
             if c.name == name:
@@ -176,6 +190,94 @@ class Profile:
             fingerprint=d.get("fingerprint"),
             info=dict(d.get("info") or {}),
         )
+
+
+def _check_column(c: ColumnProfile) -> None:
+    """DataError unless ``c`` is a column ``profile`` could have written: the drift statistics
+    rely on sorted knots, matching lengths and counts that add up to the rows present. This is
+    the one check, run whenever a profile is made (by ``profile``, ``from_json`` or by hand)."""
+    where = f"profile column {str(c.name)[:60]!r}"
+
+    def fail(why: str) -> None:
+        raise DataError(f"{where}: {why}; write profiles with pytest_mlgate.profile(frame).")
+
+    def increasing(xs: tuple[float, ...], strict: bool, what: str) -> None:
+        a = np.asarray(xs, dtype=np.float64)
+        if np.isnan(a).any():
+            fail(f"{what} holds NaN")
+        steps = np.diff(a)
+        if (steps < 0).any() or (strict and (steps == 0).any()):
+            fail(f"{what} is not sorted")
+
+    def counts(xs: tuple[int, ...], what: str) -> int:
+        if any(x < 0 for x in xs):
+            fail(f"{what}: a count is negative")
+        return sum(xs)
+
+    if c.kind not in ("numeric", "categorical"):
+        fail(f"unknown kind {c.kind!r}")
+    if c.n < 0 or not 0 <= c.n_missing <= c.n:
+        fail("n_missing must lie between 0 and n, n >= 0")
+    if c.kind == "categorical":
+        if c.values or c.knots or c.levels or c.quantiles:
+            fail("a categorical column holds numeric summaries")
+        if len(c.categories) != len(c.counts) or len(set(c.categories)) != len(c.categories):
+            fail("categories and counts do not pair up")
+        if counts(c.counts, "counts") != c.n_present:
+            fail("counts do not add up to the rows present (n - n_missing)")
+        return
+    if c.categories:
+        fail("a numeric column holds categories")
+    for label, x in (("mean", c.mean), ("std", c.std)):
+        if x is not None and not math.isfinite(x):
+            fail(f"{label} is not a finite number")
+    if c.std is not None and c.std < 0:
+        fail("std is negative")
+    forms = [label for label, present in (("values", c.values or c.counts),
+                                          ("knots", c.knots or c.below or c.at),
+                                          ("quantiles", c.levels or c.quantiles)) if present]
+    if len(forms) > 1:
+        fail(f"it holds both {forms[0]} and {forms[1]}; a column has one form")
+    if c.n_present == 0:
+        if forms:
+            fail(f"it has no values present but holds {forms[0]}")
+    elif not forms:
+        fail("it has values present but neither values, knots nor quantiles")
+    elif forms[0] == "values":
+        if len(c.values) != len(c.counts) or any(x < 1 for x in c.counts):
+            fail("values and counts do not pair up")
+        increasing(c.values, True, "values")
+        if counts(c.counts, "counts") != c.n_present:
+            fail("counts do not add up to the rows present (n - n_missing)")
+    elif forms[0] == "knots":
+        if not len(c.knots) == len(c.below) == len(c.at):
+            fail("knots, below and at do not pair up")
+        increasing(c.knots, True, "knots")
+        counts(c.below, "below")
+        if any(x < 1 for x in c.at):
+            fail("at: every knot is an observed value, counted at least once")
+        ends = [b + a for b, a in zip(c.below, c.at, strict=True)]
+        if c.below[0] != 0 or ends[-1] != c.n_present or any(
+                nxt < end for end, nxt in zip(ends, c.below[1:], strict=False)):
+            fail("below and at are not the counts of a sorted column (from 0 to the rows "
+                 "present)")
+        if c.effect_bound is None or not c.effect_bound >= 0:
+            fail("effect_bound must be a number >= 0")
+    else:
+        if not c.quantiles or len(c.quantiles) != len(c.levels):
+            fail("quantiles and levels do not pair up")
+        if not all(0.0 <= p <= 1.0 for p in c.levels):
+            fail("levels must lie in [0, 1]")
+        increasing(c.levels, True, "levels")
+        increasing(c.quantiles, False, "quantiles")
+    if c.hist_edges or c.hist_counts:
+        if len(c.hist_edges) != len(c.hist_counts) + 1:
+            fail("hist_edges and hist_counts do not pair up")
+        if not all(math.isfinite(e) for e in c.hist_edges):
+            fail("hist_edges are not finite")
+        increasing(c.hist_edges, False, "hist_edges")
+        if counts(c.hist_counts, "hist_counts") > c.n_present:
+            fail("hist_counts add up to more than the rows present")
 
 
 def column_kind(series: pd.Series, name: str, *, error: type[Exception] = DataError) -> ColumnKind:

@@ -28,7 +28,7 @@ class MetricResult:
     # A slice's Holm-adjusted p-value of "worse than the threshold" (None for other metrics).
     threshold_p: float | None = None
     comparison: Comparison | None = None
-    verdict: str = "none"  # combined: fail > inconclusive > improved > pass > not_compared > none
+    verdict: str = "none"  # combined: fail > inconclusive > not_compared > improved > pass > none
 
     def to_json(self) -> dict[str, Any]:
         d = self.measurement.to_json()

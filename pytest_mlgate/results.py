@@ -160,8 +160,17 @@ class RunResult:
             "run": {**self.run, **(self.provenance if provenance else {}), "complete": self.complete,
                     "incomplete_reasons": list(self.incomplete_reasons)},
             "failures": list(self.failures),
+            "not_compared": not_compared(tests),
             "gates": {g: r.to_json() for g, r in self.gates.items()},
             "tests": tests,
             "baseline": dict(self.baseline),
             "delivery": self.delivery,
         }
+
+
+def not_compared(tests: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The metrics that had a baseline (or champion) they could not be compared with: what a
+    report leads with, so that no threshold PASS reads as "no worse than the baseline"."""
+    return [{"nodeid": t["nodeid"], "metric": m["name"], "reason": str(c.get("reason") or "")}
+            for t in tests for m in t.get("metrics", [])
+            if (c := m.get("comparison") or {}).get("verdict") == "not_compared"]

@@ -31,7 +31,9 @@ class MlgateBaselineWarning(UserWarning):
     """A metric could not be compared with the baseline (other data, other machine)."""
 
 
-_RANK = {"fail": 5, "inconclusive": 4, "improved": 3, "pass": 2, "not_compared": 1, "none": 0}
+# A metric with a baseline entry it could not be compared with is NOT COMPARED even when its
+# threshold passed: a PASS beside a baseline would read as "no worse than the baseline".
+_RANK = {"fail": 5, "inconclusive": 4, "not_compared": 3, "improved": 2, "pass": 1, "none": 0}
 
 
 def threshold_verdict(t: Threshold, m: Measurement, policy: str) -> tuple[str, str | None]:

@@ -71,7 +71,8 @@ def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[
             if not markdown and not _shown_in_terminal(m):
                 continue
             c = m.get("comparison") or {}
-            change = fmt_change(c.get("change"), c.get("ratio"))
+            # no change is shown against a baseline the metric was not compared with
+            change = "-" if c.get("verdict") == "not_compared" else fmt_change(c.get("change"), c.get("ratio"))
             base = fmt(c.get("reference_value")) if c else "-"
             if c.get("reference") == "champion":
                 base = f"{base} (champion)"
@@ -115,7 +116,10 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
     lines = []
     verdict = _headline(report) + _not_run(report)
     status = "complete" if run["complete"] else "INCOMPLETE"
-    lines.append(f"mlgate: {verdict}; run {status}; seed {run['seed']}")
+    first = f"mlgate: {verdict}; run {status}; seed {run['seed']}"
+    if report.get("not_compared"):
+        first += f"; {len(report['not_compared'])} metric(s) NOT COMPARED with their baseline"
+    lines.append(first)
     for r in run.get("incomplete_reasons", []):
         lines.append(f"  incomplete: {r}")
     for f in report.get("failures", []):
@@ -135,8 +139,23 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def not_compared_lines(report: Mapping[str, Any], limit: int = 10) -> list[str]:
+    """What a report leads with when metrics could not be compared with their baseline."""
+    items = report.get("not_compared") or []
+    if not items:
+        return []
+    lines = [f"NOT COMPARED: {len(items)} metric(s) have a baseline they could not be compared "
+             "with; their verdicts judge thresholds only, not regressions:"]
+    for it in items[:limit]:
+        lines.append(f"  {_short_test(str(it['nodeid']))} {it['metric']}: {it['reason']}")
+    if len(items) > limit:
+        lines.append(f"  ... and {len(items) - limit} more (see the JSON report)")
+    return lines
+
+
 def render_terminal(report: Mapping[str, Any]) -> str:
-    parts = [render(GATE_HEADERS, gate_rows(report))]
+    parts = ["\n".join(not_compared_lines(report))] if report.get("not_compared") else []
+    parts.append(render(GATE_HEADERS, gate_rows(report)))
     rows = metric_rows(report)
     if rows:
         table = render(METRIC_HEADERS, rows)
@@ -152,6 +171,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     run = report["run"]
     title = _headline(report).replace("PASSED", "passed").replace("FAILED", "failed") + _not_run(report)
     out = [f"## pytest-mlgate: {title}", ""]
+    lead = not_compared_lines(report, limit=50)
+    if lead:
+        out += [f"**{lead[0]}**", ""] + [f"- {line.strip()}" for line in lead[1:]] + [""]
     if not run["complete"]:
         out.append("**Incomplete run:** " + "; ".join(run.get("incomplete_reasons", [])))
         out.append("")

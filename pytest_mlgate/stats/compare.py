@@ -19,6 +19,8 @@ regression metrics and average precision (a paired studentized bootstrap where C
 fails), multinomial redraws of the joint confusion cells for other label metrics, the paired row
 bootstrap otherwise; unpaired normal test from the two intervals when only summaries exist; a
 plain comparison of values ("point") when a side has no interval.
+Evaluation data with another fingerprint, or per-row data showing other rows, are NOT
+COMPARED: no test of two different populations stands in for a paired one.
 """
 
 from __future__ import annotations
@@ -293,28 +295,42 @@ def _remap(samples: Mapping[str, NDArray[Any]], union: list[str]) -> dict[str, N
     return out
 
 
+class _RowsDiffer(Exception):
+    """The two sides' per-row data are not the same rows: their labels or weights differ."""
+
+
 def _aligned(
     cur: Mapping[str, NDArray[Any]], ref: Mapping[str, NDArray[Any]]
 ) -> tuple[dict[str, NDArray[Any]], dict[str, NDArray[Any]]] | None:
-    """Both sides on one class encoding, or None when they are not the same rows and labels."""
+    """Both sides on one class encoding; None when the rows are the same but cannot be paired
+    (probabilities over different class lists). Raises _RowsDiffer when they are not the same
+    rows (other labels, another number of rows, other weights)."""
     cur, ref = dict(cur), dict(ref)
+    proba_classes_differ = False
     if "classes" in cur and "classes" in ref:
         if "proba" in cur or "proba" in ref:
-            if not np.array_equal(cur["classes"], ref["classes"]):
-                return None
+            proba_classes_differ = not np.array_equal(cur["classes"], ref["classes"])
         elif [str(c) for c in cur["classes"]] != [str(c) for c in ref["classes"]]:
             # Classes in order of appearance, current first: the positive class stays last
             # whenever both sides are binary on the same labels.
             union = list(dict.fromkeys([*map(str, cur["classes"]), *map(str, ref["classes"])]))
             cur, ref = _remap(cur, union), _remap(ref, union)
     yc, yr = cur.get("y_true"), ref.get("y_true")
-    if yc is None or yr is None or np.shape(yc) != np.shape(yr) or not np.array_equal(yc, yr):
+    if yc is None or yr is None:
         return None
+    if np.shape(yc) != np.shape(yr):
+        raise _RowsDiffer(f"{np.shape(yr)[0] if np.ndim(yr) else 0} rows then, "
+                          f"{np.shape(yc)[0] if np.ndim(yc) else 0} now")
+    if proba_classes_differ:
+        return None  # label codes of different class lists cannot be told apart
+    if not np.array_equal(yc, yr):
+        changed = int(np.count_nonzero(np.asarray(yc) != np.asarray(yr)))
+        raise _RowsDiffer(f"{changed} row(s) have other labels")
     wc, wr = cur.get("weight"), ref.get("weight")
-    if wc is None or wr is None:
-        return (cur, ref) if wc is None and wr is None else None
-    if not np.array_equal(wc, wr):
-        return None
+    if wc is None and wr is None:
+        return cur, ref
+    if wc is None or wr is None or not np.array_equal(wc, wr):
+        raise _RowsDiffer("the sample weights differ")
     return cur, ref
 
 
@@ -481,9 +497,18 @@ def prepare(
     test: _Test | None = None
     if current_samples and reference_samples and cur_fp and ref_fp:
         parent = current.info.get("parent", metric)
-        test = _paired_test(
-            str(parent), current_samples, reference_samples, sign, margin, n_boot, seed
-        )
+        try:
+            test = _paired_test(
+                str(parent), current_samples, reference_samples, sign, margin, n_boot, seed
+            )
+        except _RowsDiffer as exc:
+            # Same fingerprint, other rows: an unpaired test would compare two populations.
+            return dataclasses.replace(base, final=Comparison(
+                verdict="not_compared", change=change, **common,
+                reason=(f"the {reference_kind} of {metric!r} was measured on other rows ({exc}); "
+                        f"the values are not comparable: update the baseline on purpose "
+                        f"(--mlgate-update-baseline) if the evaluation rows changed on purpose"),
+            ))
     if test is None:
         se_c, se_r = _summary_se(current), _summary_se(reference)
         if se_c is None or se_r is None:

@@ -77,6 +77,33 @@ def _fingerprint(obj: Any) -> str:
     return fingerprint(obj)
 
 
+def _take_rows(X: Any, rows: NDArray[np.intp]) -> Any:
+    """The rows ``rows`` (positions) of X, in a form ``fingerprint`` hashes: a frame or series
+    keeps its index labels, so the same rows hash alike and different rows differently."""
+    iloc = getattr(X, "iloc", None)
+    if iloc is not None:
+        return iloc[rows]
+    if isinstance(X, np.ndarray):
+        return X[rows]
+    if isinstance(X, (list, tuple)):
+        return [X[int(i)] for i in rows]
+    raise TypeError(type(X).__name__)
+
+
+def _slice_fingerprint(X: Any, y: NDArray[Any], weight: NDArray[np.float64] | None,
+                       mask: NDArray[np.bool_], whole: str) -> str:
+    """The fingerprint of a slice's own rows (features, labels, weights): a slice is compared
+    with its baseline only when it holds the very rows it held then. An X whose rows cannot be
+    taken apart is identified by the whole evaluation set's fingerprint and the row positions."""
+    rows = np.flatnonzero(mask)
+    try:
+        taken = _take_rows(X, rows)
+    except Exception:  # any container: the fallback below identifies the rows as well
+        return _fingerprint({"evaluation_set": whole.encode(), "rows": rows.astype(np.int64)})
+    parts = (taken, y[rows])
+    return _fingerprint(parts if weight is None else (*parts, weight[rows]))
+
+
 def _n_rows(X: Any) -> int:
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) >= 1:
@@ -250,6 +277,20 @@ def _codes(values: NDArray[Any], classes: NDArray[Any], what: str) -> NDArray[np
     return idx.astype(np.int32)
 
 
+def _sorted_order(classes: NDArray[Any]) -> NDArray[np.intp] | None:
+    """The permutation that sorts a model's ``classes_``; None when they are sorted already."""
+    try:
+        order = np.argsort(classes, kind="stable")
+    except TypeError as exc:
+        raise DataError(
+            f"the model's classes_ {list(classes)[:5]} mix types that cannot be ordered; "
+            "use one type of label"
+        ) from exc
+    if np.unique(classes).size != classes.size:
+        raise DataError(f"the model's classes_ {list(classes)[:10]} repeat a class")
+    return None if bool((order == np.arange(order.size)).all()) else order
+
+
 def _class_names(classes: NDArray[Any]) -> NDArray[np.str_]:
     return np.asarray([str(c) for c in classes], dtype=np.str_)
 
@@ -297,14 +338,24 @@ def _samples_for(spec: MetricSpec, y: NDArray[Any], out: _Outputs, model: Any) -
                 f"metric {name!r} is for binary targets but y has more than two classes; "
                 "use 'roc_auc_ovr'"
             )
+        score = out.scores(name).astype(np.float64)
+        if mc is not None and len(mc) == 2 and _sorted_order(mc) is not None:
+            # The model's score is for classes_[1]; the positive class is the greater label,
+            # classes_[0] here, whose score ranks in the opposite order.
+            return {"y_true": y == mc[0], "score": -score}
         positive = y == classes[-1]
-        return {"y_true": positive, "score": out.scores(name).astype(np.float64)}
+        return {"y_true": positive, "score": score}
     proba = out.proba(name)
     classes = mc if mc is not None else np.arange(proba.shape[1])
     if len(classes) != proba.shape[1]:
         raise DataError(
             f"predict_proba returned {proba.shape[1]} columns for {len(classes)} classes"
         )
+    # Column j of predict_proba is classes_[j], in whatever order the model keeps them: put
+    # both in sorted order, which the label codes (and a baseline's samples) are read in.
+    order = _sorted_order(classes)
+    if order is not None:
+        classes, proba = classes[order], proba[:, order]
     return {
         "y_true": _codes(y, classes, "y").astype(np.int32),
         "proba": proba,
@@ -422,14 +473,19 @@ def evaluate(
                     }
                 )
                 continue
+            slice_fp = _slice_fingerprint(X, y_arr, weight, mask, fp)
             for spec in specs:
-                info = {"slice": sname, "parent": spec.name, "n": size, "fingerprint": fp}
+                info = {"slice": sname, "parent": spec.name, "n": size, "fingerprint": slice_fp}
                 part = subset(samples[spec.name], mask)
                 name = f"{spec.name}[{sname}]"
                 try:
-                    measurements.append(
-                        _measure(spec, part, size, level, n_boot, seed, info, name=name)
-                    )
+                    sm = _measure(spec, part, size, level, n_boot, seed, info, name=name)
+                    if sm.info.get("trials") == 0:
+                        # precision with no predicted positive, recall with no positive: the
+                        # value is a zero_division convention, not a measurement.
+                        raise DataError(f"{spec.name} is undefined on this slice: it has no "
+                                        f"row to count ({sm.info.get('successes', 0)}/0)")
+                    measurements.append(sm)
                 except DataError as exc:
                     skipped.append(
                         {"slice": sname, "n": size, "metric": spec.name, "reason": str(exc)}

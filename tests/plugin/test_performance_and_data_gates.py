@@ -145,6 +145,53 @@ def test_drift_and_behaviour(pytester: pytest.Pytester, run) -> None:
     assert tests["test_not_invariant"]["outcome"] == "failed"
 
 
+NAN_MODEL = '''
+import numpy as np
+import pandas as pd
+import pytest
+
+
+class NaNModel:
+    def predict(self, X):
+        return np.full(len(X), np.nan)
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), np.nan)
+
+
+X = pd.DataFrame({"a": np.arange(400.0), "b": np.arange(400.0)})
+
+
+@pytest.mark.integration
+def test_invariant(mlgate):
+    mlgate.assert_invariant(NaNModel(), X, lambda f: f.assign(b=0.0))
+
+
+@pytest.mark.integration
+def test_invariant_proba(mlgate):
+    mlgate.assert_invariant(NaNModel(), X, lambda f: f.assign(b=0.0), method="predict_proba")
+
+
+@pytest.mark.integration
+def test_deterministic(mlgate):
+    mlgate.assert_deterministic(NaNModel(), X)
+'''
+
+
+def test_a_model_predicting_nan_everywhere_fails_the_behaviour_gate(pytester: pytest.Pytester, run) -> None:
+    # Invariance and determinism passed with 0 violations: NaN compared equal to NaN.
+    pytester.makepyfile(test_nan=NAN_MODEL)
+    result = run("--mlgate", "-o", "mlgate_required_gates=integration", "--mlgate-report", "r.json")
+    result.assert_outcomes(failed=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*gave no answer (400 row(s) with a NaN, infinite or missing output*"])
+    report = load_report(pytester.path / "r.json")
+    assert report["gates"]["integration"]["verdict"] == "fail"
+    for t in report["tests"]:
+        (m,) = t["metrics"]
+        assert m["value"] == 1.0 and m["info"]["no_answer"] == 400, m
+
+
 def test_slowdown_under_cpu_contention_is_inconclusive_not_a_failure(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     import os

@@ -157,3 +157,64 @@ def test_a_stream_that_refuses_the_report_fails_the_run_and_stays(pytester: pyte
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*failed: could not write the report *nobody-reads.fifo: No such device or address*"])
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+NOT_COMPARABLE = '''
+import os
+import pytest
+
+@pytest.mark.validation(accuracy=">= 0.7", f1=">= 0.9", key="nc")
+def test_quality(mlgate):
+    # The fingerprint names the evaluation data; another one means other data.
+    fp = os.environ.get("DATA", "sha256:first")
+    mlgate.record("accuracy", float(os.environ.get("ACC", "0.95")), fingerprint=fp)
+    mlgate.record("f1", float(os.environ.get("F1", "0.95")), fingerprint=fp)
+'''
+
+
+def _junit(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    import xml.etree.ElementTree as ET
+
+    return {p.get("name", ""): p.get("value", "") for p in ET.parse(path).getroot().iter("property")}
+
+
+def test_a_metric_not_compared_with_its_baseline_never_shows_pass(
+        pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A model 20 points worse on other evaluation data: the threshold passes, the baseline
+    # cannot judge it. The row used to read PASS beside the baseline and a change; only a
+    # warning (hidden by -p no:warnings) said otherwise.
+    pytester.makepyfile(test_nc=NOT_COMPARABLE)
+    args = ("--mlgate", "-o", "mlgate_required_gates=validation", "-p", "no:warnings",
+            "--mlgate-report", "r.json", "--mlgate-markdown", "r.md", "--junitxml", "j.xml")
+    assert run(*args, "--mlgate-update-baseline").ret == 0
+    monkeypatch.setenv("DATA", "sha256:second")
+    monkeypatch.setenv("ACC", "0.75")
+    monkeypatch.setenv("F1", "0.5")
+    result = run(*args)
+    # Decided: NOT COMPARED does not fail the gate (the data changed on purpose is how a
+    # baseline moves on); thresholds still apply, so f1 under its threshold fails.
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    lines = out.splitlines()
+    lead = next(i for i, line in enumerate(lines) if line.startswith("NOT COMPARED: 2 metric(s)"))
+    assert lead < next(i for i, line in enumerate(lines) if line.startswith("gate "))
+    row = next(line for line in lines if "test_nc.py::test_quality  accuracy" in line)
+    assert row.split()[-2:] == ["NOT", "COMPARED"] and "PASS" not in row, row
+    assert row.split()[-3] == "-", row  # no change against a baseline it was not compared with
+    f1_row = next(line for line in lines if "test_nc.py::test_quality  f1" in line)
+    assert f1_row.endswith("FAIL"), f1_row
+    assert "2 metric(s) NOT COMPARED with their baseline" in out
+    report = load_report(pytester.path / "r.json")
+    metrics = {m["name"]: m for m in report["tests"][0]["metrics"]}
+    assert metrics["accuracy"]["verdict"] == "not_compared"
+    assert metrics["accuracy"]["threshold_verdict"] == "pass"
+    assert metrics["f1"]["verdict"] == "fail"
+    assert [(x["nodeid"], x["metric"]) for x in report["not_compared"]] == [
+        ("test_nc.py::test_quality", "accuracy"), ("test_nc.py::test_quality", "f1")]
+    assert "different evaluation data" in report["not_compared"][0]["reason"]
+    md = (pytester.path / "r.md").read_text()
+    assert md.index("**NOT COMPARED: 2 metric(s)") < md.index("### Gates")
+    assert "| accuracy | 0.75 | - | >= 0.7 | 0.95 | - | NOT COMPARED |" in md
+    props = _junit(pytester.path / "j.xml")
+    assert props["mlgate.accuracy"] == "0.75"
+    assert props["mlgate.accuracy.verdict"] == "not_compared"
+    assert props["mlgate.f1.verdict"] == "fail"

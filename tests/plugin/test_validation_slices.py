@@ -107,3 +107,90 @@ def test_slices_are_compared_with_the_baseline_with_holm(
     assert m["rmse[sex=2.0]"]["comparison"]["verdict"] == "fail"
     # The slice's interval is at its Holm level and excludes 0, as its verdict says.
     assert bad["level"] > 0.9 and bad["method"] in ("paired-t+holm", "paired-bootstrap-t+holm")
+
+
+MOVING_SLICE = '''
+import os
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+rng = np.random.default_rng(0)
+X = pd.DataFrame({"x0": rng.normal(size=1600), "x1": rng.normal(size=1600)})
+y = (X.x0 + 0.3 * rng.normal(size=1600) > 0).astype(int)
+model = LogisticRegression().fit(X[:800], y[:800])   # the same model every run
+
+
+@pytest.mark.validation(accuracy=">= 0.5", key="moving")
+def test_quality(mlgate):
+    X_te, y_te = X[800:], y[800:]
+    # Only the boundary of the slice moves between runs.
+    near = (X_te.x0.abs() < float(os.environ.get("CUT", "1.0"))).to_numpy()
+    mlgate.evaluate(model, X_te, y_te, slices={"near": near, "far": ~near})
+'''
+
+
+def test_a_slice_whose_rows_moved_is_not_compared_never_failed(
+        pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same model, data and seed; only the slice boundary moves. Each slice used to carry the
+    # whole set's fingerprint and fell back to an unpaired test of two populations: FAIL.
+    pytester.makepyfile(test_moving=MOVING_SLICE)
+    args = ("--mlgate", "--mlgate-seed", "1", "-o", "mlgate_required_gates=validation",
+            "--mlgate-report", "r.json")
+    monkeypatch.setenv("CUT", "1.0")
+    assert run(*args, "--mlgate-update-baseline").ret == 0
+    same = run(*args)
+    assert same.ret == 0, same.stdout.str()
+    m = _by_name(pytester.path / "r.json")
+    for name in ("accuracy", "accuracy[near]", "accuracy[far]"):
+        assert m[name]["comparison"]["verdict"] == "pass" and m[name]["comparison"]["change"] == 0
+    monkeypatch.setenv("CUT", "0.3")
+    moved = run(*args)
+    assert moved.ret == 0, moved.stdout.str()
+    m = _by_name(pytester.path / "r.json")
+    assert m["accuracy"]["comparison"]["verdict"] == "pass"  # the whole set did not change
+    for name in ("accuracy[near]", "accuracy[far]"):
+        c = m[name]["comparison"]
+        assert c["verdict"] == "not_compared", c
+        assert "different evaluation data" in c["reason"]
+        assert m[name]["info"]["fingerprint"] != m["accuracy"]["info"]["fingerprint"]
+
+
+UNDEFINED_SLICES = '''
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(400, 2))
+y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
+model = LogisticRegression().fit(X, y)
+
+
+@pytest.mark.validation(roc_auc=0.7)
+def test_auc_one_class(mlgate):
+    mlgate.evaluate(model, X, y, slices={"pos": y == 1, "neg": y == 0})
+
+
+@pytest.mark.validation(precision=0.7)
+def test_precision_no_predicted_positive(mlgate):
+    pred = model.predict(X)
+    mlgate.evaluate(model, X, y, slices={"predneg": pred == 0, "all": np.ones(400, bool)})
+'''
+
+
+def test_an_undefined_slice_metric_is_named_and_cannot_pass_its_threshold(
+        pytester: pytest.Pytester, run) -> None:
+    # roc_auc on one-class slices was dropped without a trace (the test passed); precision with
+    # no predicted positive got a made-up Holm p from a zero_division value.
+    pytester.makepyfile(test_undefined=UNDEFINED_SLICES)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-report", "r.json")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "roc_auc: slice(s) not evaluated, so they cannot meet >= 0.7: pos (" in out
+    assert "precision: slice(s) not evaluated, so they cannot meet >= 0.7: predneg (" in out
+    assert "precision is undefined on this slice" in out
+    report = load_report(pytester.path / "r.json")
+    names = {m["name"] for t in report["tests"] for m in t["metrics"]}
+    assert "precision[predneg]" not in names and "precision[all]" in names

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.dummy import DummyClassifier
@@ -236,7 +238,7 @@ class _Rules:
         return out
 
 
-def test_missing_predictions_equal_themselves_and_never_pass_a_direction() -> None:
+def test_missing_labels_equal_themselves_missing_numbers_never_pass() -> None:
     X, _ = _survey_frame()
     blue = int((X["colour"] == "blue").sum())
     assert 0 < blue < len(X)
@@ -250,6 +252,65 @@ def test_missing_predictions_equal_themselves_and_never_pass_a_direction() -> No
                                "increase")
     assert longer.n_violations == blue, "a row with no prediction did not increase"
     assert longer.worst_rows["row"].iloc[0] in set(X.index[X["colour"] == "blue"])
+    # A missing *number* (pd.NA in a Float64 output) is no answer, not "the same answer".
+    again = check_deterministic(_Rules("float"), X)
+    assert not again.passed and again.n_violations == blue
+    assert f"gave no answer ({blue} row(s)" in again.message
+
+
+class _NaNModel:
+    """Predicts NaN, and NaN probabilities, on every row: it answers nothing."""
+
+    def __init__(self, rows: slice | None = None) -> None:
+        self.rows = rows
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        out = X["a"].to_numpy(dtype=float) % 2
+        out[self.rows if self.rows is not None else slice(None)] = np.nan
+        return out
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = np.c_[self.predict(X), 1 - self.predict(X)]
+        return p
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_a_model_answering_nan_on_every_row_fails_every_check(method: str) -> None:
+    # It passed invariance and determinism with 0 violations: NaN compared equal to NaN.
+    X = pd.DataFrame({"a": np.arange(400.0), "b": np.arange(400.0)})
+    model = _NaNModel()
+    inv = check_invariant(model, X, lambda f: f.assign(b=0.0), method=method)
+    assert not inv.passed and inv.n_violations == 400, inv.message
+    assert "gave no answer (400 row(s) with a NaN, infinite or missing output" in inv.message
+    det = check_deterministic(model, X, method=method)
+    assert not det.passed and det.n_violations == 400
+    out = 1 if method == "predict_proba" else None
+    direc = check_directional(model, X, lambda f: f.assign(b=f.b + 1), "non_decreasing",
+                              method=method, output=out)
+    assert not direc.passed and direc.n_violations == 400
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(n=st.integers(300, 600), share=st.floats(0.0, 1.0), inf=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_every_row_without_a_finite_answer_is_counted_as_a_violation(
+        n: int, share: float, inf: bool, seed: int) -> None:
+    # Truth by construction: the model is invariant and deterministic except that it answers
+    # NaN (or an infinity) on a known set of rows; exactly those rows violate.
+    rng = np.random.default_rng(seed)
+    bad = np.flatnonzero(rng.random(n) < share)
+    X = pd.DataFrame({"a": np.arange(float(n)), "b": np.zeros(n)})
+
+    class Holes:
+        def predict(self, frame: pd.DataFrame) -> np.ndarray:
+            out = frame["a"].to_numpy(dtype=float) * 2.0
+            out[bad] = np.inf if inf else np.nan
+            return out
+
+    for r in (check_invariant(Holes(), X, lambda f: f.assign(b=1.0)),
+              check_deterministic(Holes(), X)):
+        assert r.n_violations == bad.size
+        assert r.passed == (bad.size == 0 if r.kind == "determinism" else r.upper_bound <= 0.01)
 
 
 def test_directional_checks_on_string_labels_say_what_to_use() -> None:

@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_diabetes, load_iris
 
 from pytest_mlgate import profile as lazy_profile
@@ -72,3 +74,40 @@ def test_bad_input() -> None:
         profile(pd.DataFrame({"x": pd.Series([1, "a", 2.5], dtype=object)}))
     with pytest.raises(DataError, match="not an mlgate profile"):
         Profile.from_json({"columns": []})
+
+
+_columns = st.one_of(
+    st.tuples(st.just("normal"), st.integers(1, 2000)),
+    st.tuples(st.just("ints"), st.integers(1, 2000)),
+    st.tuples(st.just("heavy"), st.integers(1, 2000)),
+    st.tuples(st.just("text"), st.integers(1, 8)),
+)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(n=st.integers(1, 1500), kinds=st.lists(_columns, min_size=1, max_size=3),
+       missing=st.floats(0.0, 1.0), infinite=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_every_profile_written_is_read_back_by_the_api_and_the_cli(  # type: ignore[no-untyped-def]
+        tmp_path_factory, n, kinds, missing, infinite, seed) -> None:
+    from pytest_mlgate.cli.drift import load_profile
+
+    rng = np.random.default_rng(seed)
+    cols: dict[str, object] = {}
+    for i, (kind, k) in enumerate(kinds):
+        if kind == "normal":
+            v = rng.normal(size=n)
+        elif kind == "ints":
+            v = rng.integers(0, k, size=n).astype(float)
+        elif kind == "heavy":
+            v = rng.pareto(1.5, size=n)
+        else:
+            v = rng.choice([f"c{j}" for j in range(k)], size=n).astype(object)
+        v[rng.random(n) < missing * 0.5] = np.nan if kind != "text" else None
+        if infinite and kind != "text":
+            v[0] = np.inf
+        cols[f"{kind}{i}"] = v
+    p = profile(pd.DataFrame(cols))
+    path = tmp_path_factory.mktemp("p") / "profile.json"
+    path.write_text(json.dumps(p.to_json(), allow_nan=False))
+    assert Profile.from_json(json.loads(path.read_text())) == p
+    assert load_profile(str(path)) == p

@@ -176,3 +176,29 @@ def test_paired_bootstrap_for_f1_and_paired_delong_for_auc() -> None:
         reference_samples=lab(s_ref),
     )
     assert out.method == "paired-multinomial-bootstrap" and out.verdict == "fail"
+
+
+def test_per_row_data_of_other_rows_are_not_compared_even_under_one_fingerprint() -> None:
+    # A comparison that cannot pair on the same rows never falls back to an unpaired test of
+    # two populations: the rows' labels show they are other rows.
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    good = np.where(rng.random(400) < 0.9, y, 1 - y)
+    cur = {"y_true": y.astype(np.int16), "y_pred": good.astype(np.int16),
+           "classes": np.array(["0", "1"])}
+    other = dict(cur, y_true=np.roll(cur["y_true"], 7))
+    m = Measurement("accuracy", float((good == y).mean()), 0.85, 0.93, 0.95, 400, "wilson",
+                    {"fingerprint": "sha256:same"})
+    ref = Measurement("accuracy", 0.97, 0.95, 0.98, 0.95, 400, "wilson",
+                      {"fingerprint": "sha256:same"})
+    c = compare(m, ref, direction="higher", margin=0.0, alpha=0.05,
+                 current_samples=cur, reference_samples=other)
+    assert c.verdict == "not_compared" and "other rows" in c.reason and "other labels" in c.reason
+    shorter = {k: (v if k == "classes" else v[:300]) for k, v in cur.items()}
+    c = compare(m, ref, direction="higher", margin=0.0, alpha=0.05,
+                 current_samples=cur, reference_samples=shorter)
+    assert c.verdict == "not_compared" and "300 rows then, 400 now" in c.reason
+    weighted = dict(cur, weight=np.full(400, 2.0))
+    c = compare(m, ref, direction="higher", margin=0.0, alpha=0.05,
+                 current_samples=cur, reference_samples=weighted)
+    assert c.verdict == "not_compared" and "weights" in c.reason

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import get_scorer
@@ -343,3 +345,56 @@ def test_predictions_of_the_wrong_shape_are_named() -> None:
 
     with pytest.raises(DataError, match=r"Cube.predict_proba\(X\) returned shape \(200, 2, 1\)"):
         evaluate(Cube(None), _X2, _Y2, ["log_loss"])
+
+class _Permuted:
+    """``model`` with its classes_ (and predict_proba's columns, and for two classes the sign of
+    decision_function) in the order ``order``: the same model, only listed otherwise."""
+
+    def __init__(self, model: Any, order: np.ndarray, decision: bool) -> None:
+        self.model, self.order = model, order
+        self.classes_ = np.asarray(model.classes_)[order]
+        if decision:
+            self.decision_function = self._decision
+
+    def predict(self, X: Any) -> Any:
+        return self.model.predict(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        return self.model.predict_proba(X)[:, self.order]
+
+    def _decision(self, X: Any) -> Any:
+        d = self.model.decision_function(X)
+        return d if self.order[1] == 1 else -d  # a score for classes_[1], as sklearn's
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(k=st.integers(2, 4), seed=st.integers(0, 2**32 - 1), strings=st.booleans(),
+       decision=st.booleans(), data=st.data())
+def test_a_model_listing_its_classes_in_any_order_gets_the_same_values(
+        k: int, seed: int, strings: bool, decision: bool, data: Any) -> None:
+    # classes_ not sorted: log_loss and brier_score raised "labels unknown to the model's
+    # classes" (a searchsorted on an unsorted array); average_precision took the other class
+    # as positive. Every metric must equal the sorted model's.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(300, 3))
+    codes = np.argmax(X[:, :1] * np.arange(1, k + 1) + rng.normal(size=(300, k)), axis=1)
+    names = np.array(["yes", "no", "maybe", "later"][:k]) if strings else np.arange(k) * 10
+    y = names[codes]
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    order = np.array(data.draw(st.permutations(range(k)), label="order"))
+    shuffled = _Permuted(model, order, decision and k == 2)
+    metrics = ["accuracy", "f1_macro", "log_loss", "neg_log_loss"]
+    metrics += (["roc_auc", "average_precision", "brier_score", "f1", "precision"] if k == 2
+                else ["roc_auc_ovr"])
+    a = evaluate(model, X, y, metrics, n_boot=50)
+    b = evaluate(shuffled, X, y, metrics, n_boot=50)
+    for name in metrics:
+        assert b.get(name).value == pytest.approx(a.get(name).value, abs=1e-12), name
+    if k == 2:  # the positive class is the greater label, whatever the model's order
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        top = list(model.classes_).index(max(model.classes_))
+        p = model.predict_proba(X)[:, top]
+        assert b.get("roc_auc").value == pytest.approx(roc_auc_score(y == max(y), p))
+        assert b.get("average_precision").value == pytest.approx(
+            average_precision_score(y == max(y), p))

@@ -286,3 +286,38 @@ def test_performance_readings_identical_pass_much_worse_fail_and_better_never_fa
     other = rng.permutation(times)
     order = {"fail": 0, "inconclusive": 1, "pass": 2, "improved": 3}
     assert order[verdict(other * 0.97, times)] >= order[verdict(other, times)]
+
+
+# ---- slices against their baseline: only the same rows are compared ----------------------------
+
+
+@PROPS
+@given(cases(), st.sampled_from(ALL), st.floats(0.2, 0.8), st.floats(-0.3, 0.3), st.booleans())
+def test_an_identical_model_on_moved_slices_is_never_judged_only_not_compared(
+        case: Any, metric: str, cut_then: float, move: float, moved: bool) -> None:
+    # The model and the evaluation set are the same; only the slices' boundary moves. A slice
+    # holding the rows it held is compared (change 0, never FAIL); one holding other rows is
+    # NOT COMPARED, however its value moved.
+    from pytest_mlgate.stats.compare import compare_holm, prepare
+
+    rng, y_cls, y_reg = case
+    model, y = model_for(metric, y_cls, y_reg, rng, "good")
+    cut_now = min(0.85, max(0.15, cut_then + move)) if moved else cut_then
+    u = rng.random(y.size)
+    X = np.c_[u]
+
+    def run(cut: float) -> Any:
+        return evaluate(model, X, y, [metric], slices={"low": u < cut, "high": u >= cut},
+                        n_boot=300)
+
+    then, now = run(cut_then), run(cut_now)
+    names = [f"{metric}[low]", f"{metric}[high]"]
+    prepared = [prepare(now.get(n), then.get(n), direction=now.get(n).info["direction"],
+                        margin=0.0, current_samples=now.samples[n],
+                        reference_samples=then.samples[n], n_boot=300) for n in names]
+    same_rows = bool(np.array_equal(u < cut_then, u < cut_now))
+    for c in compare_holm(prepared, 0.05):
+        if same_rows:
+            assert c.verdict in ("pass", "inconclusive") and c.change == 0.0, c
+        else:
+            assert c.verdict == "not_compared", c
