@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from pytest_mlgate.stats.known_metrics import is_performance_reading
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 GOLDEN = Path(__file__).with_name("quickstart-report.golden.json")
 SEED = "12345"
@@ -54,11 +56,19 @@ def normalised_report(report: dict[str, Any], root: Path) -> dict[str, Any]:
         test.pop("duration_s")
         for m in test["metrics"]:
             if m["method"] in TIMED_METHODS:
-                for key in ("value", "low", "high", "n", "comparison", "threshold_verdict",
+                for key in ("value", "low", "high", "level", "n", "comparison", "threshold_verdict",
                             "threshold_p", "verdict"):
                     m[key] = "<timed>"
                 for key in VOLATILE_INFO:
                     m["info"].pop(key, None)
+    # Performance readings are compared only on the machine the baseline was recorded on: their
+    # comparison, and the verdict and not-compared entry it gives, depend on the machine.
+    for test in out["tests"]:
+        for m in test["metrics"]:
+            if is_performance_reading(m["name"], m["method"]):
+                m["comparison"] = m["verdict"] = "<machine>"
+    out["not_compared"] = [e for e in out.get("not_compared", [])
+                           if "another machine" not in e["reason"]]
     for artifact in (out.get("delivery") or {}).get("artifacts", []):
         aid = artifact["artifact_id"]
         artifact["artifact_id"] = "<artifact id>"
