@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from pytest_mlgate.recorder import Mlgate, TestRecord
     from pytest_mlgate.services import SessionServices
-    from pytest_mlgate.session import GateSession  # noqa: F401 - named in a StashKey string
+    from pytest_mlgate.session import GateSession
 
 # The recorder and the controller's session are imported when first needed: pytest imports this
 # module for every run, and a suite without gated tests should not pay for them.
@@ -457,6 +457,12 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
     services = item.config.stash[SERVICES_KEY]
     record.ended = True
     failures = finish_record(record, settings, services)
+    if getattr(item.config.option, "xmlpath", None):  # --junitxml: interval, threshold, verdict beside each value
+        from pytest_mlgate.report.junit import metric_properties
+
+        props = [p for r in record.results for p in metric_properties(r.to_json())]
+        item.user_properties.extend(props)
+        record.properties.extend(props)
     if settings.update_baseline and record.samples:
         write_samples(record, services.staging_dir("samples"))
     return failures
@@ -503,6 +509,7 @@ def mlgate_session(request: pytest.FixtureRequest) -> SessionHandle:
 
 # -- the end ------------------------------------------------------------------------------------
 
+@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the gate verdicts go in it
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     services = config.stash[SERVICES_KEY]
@@ -521,6 +528,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     status = finish_run(config, gs, services, int(exitstatus))
     if status != int(exitstatus):
         session.exitstatus = status
+    _junit_suite_properties(config, gs)
+
+
+def _junit_suite_properties(config: pytest.Config, gs: GateSession) -> None:
+    """The run's gate verdicts as test-suite properties of the --junitxml file."""
+    if gs.result is None or not getattr(config.option, "xmlpath", None):
+        return
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    from pytest_mlgate.report.junit import suite_properties
+
+    for name, value in suite_properties(gs.result.to_json(provenance=False)):
+        xml.add_global_property(name, value)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
