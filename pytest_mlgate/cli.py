@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pytest_mlgate.delivery.commands",
     "pytest_mlgate.baseline_commands",
     "pytest_mlgate.monitor",
+    "pytest_mlgate.report.command",
 )
 
 

@@ -124,7 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     services = SessionServices(config, settings, staging, workers)
     config.stash[SERVICES_KEY] = services
-    if workerinput is None and (settings.gate_mode or settings.report or settings.markdown):
+    if workerinput is None and (settings.gate_mode or settings.report or settings.markdown or settings.html):
         from pytest_mlgate.session import GateSession
 
         gs = GateSession(config, settings, seed, services)
@@ -140,7 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(seeder(seed), "mlgate-seeder")
     if config.pluginmanager.hasplugin("rerunfailures"):
         config.pluginmanager.register(RerunReports(), "mlgate-rerun-reports")
-    if workerinput is not None and (settings.gate_mode or settings.report or settings.markdown):
+    if workerinput is not None and (settings.gate_mode or settings.report or settings.markdown or settings.html):
         from pytest_mlgate.xdist import WorkerReports
 
         config.pluginmanager.register(WorkerReports(services), "mlgate-worker-reports")

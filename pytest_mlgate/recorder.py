@@ -89,6 +89,8 @@ class TestRecord:
     ended: bool = False  # the attempt is over: its body finished, or the fixture was torn down
     # Slice measurement name -> (its metric's threshold, verdict, Holm-adjusted p).
     slice_thresholds: dict[str, tuple[Threshold, str, float]] = field(default_factory=dict)
+    # What the report draws (report/series.py): bounded curves, histograms, drift columns.
+    series: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def gate(self) -> str | None:
@@ -106,7 +108,16 @@ class TestRecord:
             "metrics": [r.to_json() for r in self.results],
             "fingerprints": dict(self.fingerprints),
             "samples_file": self.samples_file,
+            **({"series": {"version": 1, "items": self.series}} if self.series else {}),
         }
+
+    def add_series(self, build: Callable[[], list[dict[str, Any]]]) -> None:
+        """Keep what the report draws of a measurement. Drawing is no gate: should building the
+        series fail, the report says so in place of the plot, and the test goes on."""
+        try:
+            self.series.extend(build())
+        except Exception as exc:
+            self.series.append({"kind": "error", "message": f"{type(exc).__name__}: {exc}"[:300]})
 
 
 def check_metric_value(name: Any, value: Any) -> float:
@@ -244,6 +255,10 @@ class Mlgate:
         )
         for m in result.measurements:
             self._add(m, result.samples.get(m.name))
+        from pytest_mlgate.report.series import evaluation_items
+
+        self._record.add_series(lambda: evaluation_items(
+            result.samples, names, level=s.level, seed=self.seed, name=_model_label(model)))
         for c in result.comparisons:
             self._record.comparisons[c.metric] = c
         if slices is not None:
@@ -305,6 +320,9 @@ class Mlgate:
         if self._session.workers > 1 or contention.busy:
             extra["shared_cpu"] = True
         samples = result.samples()
+        from pytest_mlgate.report.series import latency
+
+        self._record.add_series(lambda: [latency(result.timings_s, name=getattr(fn, "__qualname__", "benchmark"))])
         for m in result.measurements():
             m = dataclasses.replace(m, info={**m.info, **extra})
             timed = m.name.startswith("latency_") or m.name == "throughput_rps"
@@ -349,6 +367,9 @@ class Mlgate:
             if value is not None:
                 options.setdefault(key, value)
         result = check_drift(reference, current, columns=columns, **options)
+        from pytest_mlgate.report.series import drift
+
+        self._record.add_series(lambda: [drift(result, reference, current)])
         for m in result.measurements():
             self._add(m)
         if result.drifted:
@@ -383,6 +404,15 @@ class Mlgate:
         if not result.passed:
             raise AssertionError(result.message)
         return result
+
+
+def _model_label(model: Any) -> str:
+    """The model's class, and its last step's for a pipeline: ``Pipeline(LogisticRegression)``."""
+    name = type(model).__name__
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple) and len(steps[-1]) == 2:
+        name += f"({type(steps[-1][1]).__name__})"
+    return name
 
 
 # -- the end of a test body: thresholds and regressions -----------------------------------------
