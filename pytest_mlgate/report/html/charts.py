@@ -25,6 +25,7 @@ NEUTRAL = "#0072B2"
 REFERENCE = "#E69F00"
 MUTED = "#6b7280"
 BAND = "#56B4E9"
+UNSURE = "#CC79A7"
 
 _RC: dict[Any, Any] = {
     "svg.fonttype": "none",  # text as <text>, drawn with the page's fonts
@@ -102,7 +103,11 @@ def _style(ax: Any) -> None:
 
 
 def _metric_color(verdict: str | None) -> str:
-    return FAIL if verdict in ("fail", "inconclusive") else PASS if verdict in ("pass", "improved") else NEUTRAL
+    if verdict == "fail":
+        return FAIL
+    if verdict == "inconclusive":
+        return UNSURE
+    return PASS if verdict in ("pass", "improved") else NEUTRAL
 
 
 def _unit(m: Mapping[str, Any]) -> str:
@@ -193,11 +198,11 @@ def slices(parent: str, rows: Sequence[Mapping[str, Any]], threshold: Mapping[st
         limit = _num((threshold or {}).get("value"))
         if limit is not None:
             ax.axvline(limit, color=FAIL, ls="--", lw=1.2, label=f"threshold {threshold.get('text', '')}" if threshold else "")
-            ax.legend(loc="lower right")
+            ax.legend(loc="best")
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels(names)
-        ax.invert_yaxis()
-        ax.set_xlabel(f"{parent} per slice (dot: value; bar: interval; red: fails)")
+        ax.set_ylim(len(rows) - 0.5, -0.5)  # first slice on top, no dot on the frame
+        ax.set_xlabel(f"{parent} per slice (dot: value; bar: interval; red: fails; purple: inconclusive)")
         return _svg(fig, f"{parent} per slice")
 
 
@@ -382,8 +387,8 @@ def drift_histograms(item: Mapping[str, Any]) -> str:
                 ax.stairs(h["current"], h["edges"], color=FAIL if c.get("drifted") else NEUTRAL, lw=1.6,
                           label="current")
             outside = int(h.get("current_outside") or 0)
-            ax.set_xlabel(str(c["name"]) + (f"\n({outside} current rows beyond the reference range,"
-                                              " in the end bins)" if outside else ""), fontsize=8 if outside else 9)
+            ax.set_xlabel(str(c["name"]) + (f"\n({outside} current rows outside the reference range)"
+                                              if outside else ""), fontsize=7 if outside else 9)
             ax.set_ylabel("share of rows")
             ax.set_title(("DRIFT: " if c.get("drifted") else "") + f"effect {c.get('effect') or 0:.3g}",
                          color=FAIL if c.get("drifted") else "#111827", fontsize=9)

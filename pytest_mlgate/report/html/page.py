@@ -63,7 +63,9 @@ def _metric_row(m: Mapping[str, Any], inconclusive_fails: bool) -> dict[str, Any
     if c.get("ratio") is not None:
         change = f"x{fmt(_n(c['ratio']))}"
     elif c.get("change") is not None:
-        change = f"{_n(c['change']) or 0.0:+.4g}"
+        delta = _n(c["change"]) or 0.0
+        ref = abs(_n(c.get("reference_value")) or 0.0)
+        change = f"{0.0 if abs(delta) <= 1e-12 * max(ref, 1.0) else delta:+.4g}"  # float noise is no change
         if c.get("change_low") is not None and c.get("change_high") is not None:
             change += " " + fmt_interval(_n(c["change_low"]), _n(c["change_high"]))
     th = m.get("threshold") or {}
@@ -187,7 +189,7 @@ def _template() -> Any:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("pytest_mlgate.report.html", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
+                             undefined=jinja2.ChainableUndefined)  # a field an old report lacks shows empty
     env.filters["num"] = lambda x: fmt(_n(x))
     return env.get_template("report.html.j2")
 
