@@ -38,6 +38,10 @@ def test_quickstart_passes_every_gate_and_delivers(quickstart: Path, workers: st
     # the committed baseline was measured on the same data: a paired comparison, no regression
     assert accuracy["comparison"]["verdict"] in ("pass", "improved")
     assert report["delivery"]["status"] == "delivered"
+    page = (quickstart / "mlgate-report.html").read_text(encoding="utf-8")
+    assert "Gates passed" in page and 'data-kind="classification"' in page and "Reliability (ECE" in page
+    # the champion comparison, side by side with the baseline's
+    assert "<td>champion</td>" in page and "<td>baseline</td>" in page
     (artifact,) = report["delivery"]["artifacts"]
     assert "loaded and verified" in artifact["deploy"][0]["output"]
     verify = subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "verify", "breast-cancer@latest"],

@@ -66,7 +66,7 @@ EXPECTED_PLOTS = {"forest": 3, "slices": 3, "classification": 1, "regression": 1
 
 def _plots(html: str) -> Counter[str]:
     """Plot kinds of the page's figures that hold an SVG."""
-    found = re.findall(r'<figure class="plot" data-kind="([a-z-]+)">\s*<figcaption>[^<]*</figcaption>\s*<svg', html)
+    found = re.findall(r'<figure class="plot" data-kind="([a-z-]+)">\s*<figcaption>.*?</figcaption>\s*<svg', html)
     return Counter(found)
 
 

@@ -11,16 +11,16 @@ from typing import Any
 from pytest_mlgate.report.failures import Failure, comparison_reason, failures, threshold_reason
 from pytest_mlgate.report.html import charts
 from pytest_mlgate.report.html.document import check_report
+from pytest_mlgate.report.render import _verdict_word
 from pytest_mlgate.report.tables import fmt, fmt_interval
 
 GATE_ORDER = ("unit", "integration", "performance", "validation")
-_VERDICT_WORDS = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE", "improved": "IMPROVED",
-                  "not_compared": "NOT COMPARED", "not_run": "NOT RUN", "empty": "-", "none": "-"}
 _OUTCOME_ORDER = {"failed": 0, "error": 1, "xpassed": 2, "passed": 3, "xfailed": 4, "skipped": 5, "not_run": 6}
 
 
 def word(verdict: Any) -> str:
-    return _VERDICT_WORDS.get(str(verdict or "none"), str(verdict).upper())
+    """PASS, FAIL, NOT RUN, ... as the terminal and Markdown tables say them."""
+    return _verdict_word(None if verdict is None else str(verdict))
 
 
 def _anchor(nodeid: str) -> str:
@@ -98,7 +98,8 @@ def _test_view(t: Mapping[str, Any], inconclusive_fails: bool) -> dict[str, Any]
     plots: list[dict[str, Any]] = []
     main = [m for m in metrics if not _is_slice(m) and _decides(m)]
     if main:
-        plots.append(_plot("forest", "Metrics against threshold and baseline", lambda: charts.forest(main)))
+        plots.append(_plot("forest", "Metrics against threshold and baseline", lambda: charts.forest(main))
+                     | {"key": charts.FOREST_KEY})
     parents: dict[str, list[Mapping[str, Any]]] = {}
     for m in metrics:
         if _is_slice(m):
@@ -202,7 +203,8 @@ def render_html(report: Mapping[str, Any], *, title: str = "pytest-mlgate report
 
     doc = check_report(report, source)
     started = time.perf_counter()
-    page = view(doc)
+    with charts.style():
+        page = view(doc)
     page["headline"] = headline or ("Gates passed" if page["verdict"] == "pass" else "Gates failed")
     for s in page["sections"]:
         for t in s["tests"]:
