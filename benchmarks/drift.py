@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pytest_mlgate.data import fingerprint
+from pytest_mlgate.fingerprints import fingerprint
 from pytest_mlgate.stats.drift import check_drift
 
 

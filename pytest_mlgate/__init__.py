@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
 
         return load
     if name == "profile":
-        from pytest_mlgate.data import profile
+        from pytest_mlgate.profiles import profile
 
         return profile
     raise AttributeError(f"module 'pytest_mlgate' has no attribute {name!r}")

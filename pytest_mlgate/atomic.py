@@ -208,3 +208,21 @@ def write_json(path: StrPath, obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted JSON (reviewable in a diff) atomically."""
     text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_text(path, text)
+
+
+def link_or_copy(src: StrPath, dst: StrPath) -> bool:
+    """Hard-link ``src`` to ``dst`` (no copy on one filesystem), else copy and fsync. Returns
+    whether ``dst`` still needs an fsync (a link shares the staged, unsynced pages)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with open(src, "rb") as fin:
+                while chunk := fin.read(1 << 20):
+                    write_all(fd, chunk, dst)
+            fsync(fd, dst)
+        finally:
+            os.close(fd)
+        return False
+    return True

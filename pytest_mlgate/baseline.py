@@ -4,7 +4,8 @@
 method and the fingerprint of the evaluation data, with the schema version, plugin version, git
 commit, machine and creation time. Per-sample arrays for paired comparisons go in
 ``baseline.samples.npz`` next to it; the JSON records its SHA-256 so a stale side file is caught.
-The pair is written under a lock, with the JSON's rename as the one commit point.
+The pair is written under a lock, with the JSON's rename as the one commit point. During a run
+that updates the baseline, each test's arrays are staged in a file of their own (``write_samples``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from numpy.typing import NDArray
 
 from pytest_mlgate import atomic, strict_json
 from pytest_mlgate.errors import BaselineError
+from pytest_mlgate.measurement import Measurement
 
 try:
     import fcntl
@@ -35,7 +37,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 1
-DEFAULT_PATH = ".mlgate/baseline.json"
 _FIX = (
     "restore it from version control, or delete it and rerun "
     "`pytest --mlgate --mlgate-update-baseline` to write a fresh one"
@@ -56,6 +57,15 @@ class BaselineEntry:
     method: str | None = None
     fingerprint: str | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, test_key: str, m: Measurement) -> BaselineEntry:
+        """The entry for measurement ``m`` of the test keyed ``test_key``: its fields, with the
+        data fingerprint moved out of ``info`` into a field of its own."""
+        info = dict(m.info)
+        fingerprint = info.pop("fingerprint", None)
+        return cls(test_key=test_key, metric=m.name, value=m.value, low=m.low, high=m.high,
+                   level=m.level, n=m.n, method=m.method, fingerprint=fingerprint, info=info)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -457,3 +467,35 @@ def _finish_pair(p: Path, side: Path, side_bytes: bytes | None) -> None:
     elif side.exists():
         # The new baseline has no per-sample data: drop the old side file it no longer names.
         side.unlink()
+
+
+# -- staged samples: a test's per-sample arrays, kept until the controller writes the baseline ----
+
+def write_samples(samples: Mapping[str, Mapping[str, Any]], nodeid: str, directory: Path) -> str:
+    """Stage the per-sample data of one test for a baseline update (the controller merges them
+    into the baseline's side file); returns the path of the file written."""
+    arrays: dict[str, Any] = {}
+    index: dict[str, list[str]] = {}
+    for metric, parts in samples.items():
+        index[metric] = []
+        for part, arr in parts.items():
+            slot = f"a{len(arrays)}"
+            arrays[slot] = np.asarray(arr)
+            index[metric].append(f"{part}={slot}")
+    digest = hashlib.sha256(nodeid.encode()).hexdigest()[:24]
+    path = directory / f"{digest}.npz"
+    np.savez_compressed(path, __index__=np.array(json.dumps(index)), **arrays)
+    return str(path)
+
+
+def read_samples(path: str) -> dict[str, dict[str, Any]]:
+    """What ``write_samples`` staged: metric -> part -> array."""
+    with np.load(path, allow_pickle=False) as npz:
+        index = json.loads(str(npz["__index__"]))
+        out: dict[str, dict[str, Any]] = {}
+        for metric, parts in index.items():
+            out[metric] = {}
+            for entry in parts:
+                part, slot = entry.split("=", 1)
+                out[metric][part] = npz[slot]
+    return out

@@ -1,55 +1,46 @@
 """Exceptions for mistakes a user can make.
 
 Every class here carries a message that names the input, what was expected and how to fix it.
-The plugin shows these messages without a traceback from its own internals.
+The plugin shows these messages without a traceback from its own internals
+(``without_plugin_frames``).
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
-_CAUSE_FLAG = "_mlgate_caused_user_error"
+from types import TracebackType
 
 
-def hide_for_user_errors(excinfo: Any) -> bool:
-    """The ``__tracebackhide__`` of the plugin's modules (pytest calls it with an ExceptionInfo
-    for each of their frames): hide them for a user's mistake, an MlgateError and what caused
-    it, and keep them for anything else, so that a bug of ours still shows where it is.
-
-    pytest renders the MlgateError before its causes, so this flags the causes first."""
-    error = excinfo.value
-    if isinstance(error, MlgateError):
-        cause = error.__cause__ or error.__context__
-        while cause is not None and not getattr(cause, _CAUSE_FLAG, False):
-            try:
-                setattr(cause, _CAUSE_FLAG, True)
-            except (AttributeError, TypeError):
-                break
-            cause = cause.__cause__ or cause.__context__
-        return True
-    return bool(getattr(error, _CAUSE_FLAG, False))
+def without_plugin_frames(error: BaseException) -> BaseException:
+    """``error`` with the plugin's own frames taken out of its traceback and out of its causes'
+    tracebacks, so that a user's mistake is shown at the user's line with the message, and no
+    internal traceback. Called by the plugin on an ``MlgateError`` that ends a test; any other
+    error keeps its frames, so a bug of ours still shows where it is."""
+    seen: set[int] = set()
+    exc: BaseException | None = error
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = _user_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+    return error
 
 
-def _install_traceback_hide() -> None:
-    # pytest hides a frame whose module globals hold a true (or callable-true)
-    # ``__tracebackhide__``. Every module in an error's traceback, or in its causes', is loaded
-    # by the time the error is made, so installing it here covers them all, at no cost to a run
-    # without errors.
-    for name, module in list(sys.modules.items()):
-        ours = name == "pytest_mlgate" or name.startswith("pytest_mlgate.")
-        if ours and module is not None and "__tracebackhide__" not in vars(module):
-            module.__tracebackhide__ = hide_for_user_errors  # type: ignore[attr-defined]
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    kept = []
+    while tb is not None:
+        name = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if name != "pytest_mlgate" and not name.startswith("pytest_mlgate."):
+            kept.append(tb)
+        tb = tb.tb_next
+    out = None
+    for t in reversed(kept):
+        out = TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
 
 
 class MlgateError(Exception):
     """Base class of every error pytest-mlgate raises for a user's mistake."""
-
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)
-        _install_traceback_hide()
 
 
 class MarkerError(MlgateError):

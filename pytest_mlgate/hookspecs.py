@@ -2,7 +2,9 @@
 
 All hooks are optional. They run on the process that owns the data: the metric hook in the
 process that runs the test (a pytest-xdist worker under ``-n``), the verdict and deploy hooks
-once, on the controller, at the end of the session.
+once, on the controller, at the end of the session. None is ``firstresult``: every
+implementation is called (each team's tracking, notification or deploy step runs), and the
+plugin uses no return value.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
@@ -13,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+hookspec = pytest.hookspec
+
 if TYPE_CHECKING:
     from pytest_mlgate.measurement import Measurement
-    from pytest_mlgate.session import RunResult
+    from pytest_mlgate.results import RunResult
 
 
-
+@hookspec
 def pytest_mlgate_metric_recorded(item: pytest.Item, measurement: Measurement) -> None:
     """Called each time a test records a metric (by ``record``, ``evaluate``, ``benchmark``, ...).
 
@@ -27,6 +31,7 @@ def pytest_mlgate_metric_recorded(item: pytest.Item, measurement: Measurement) -
     """
 
 
+@hookspec
 def pytest_mlgate_verdict(config: pytest.Config, result: RunResult) -> None:
     """Called once on the controller when every gate has been decided, before the reports are
     written and before delivery. ``result.passed``, ``result.complete``, ``result.gates`` and
@@ -34,6 +39,7 @@ def pytest_mlgate_verdict(config: pytest.Config, result: RunResult) -> None:
     notification from here. Exceptions raised here fail the run."""
 
 
+@hookspec
 def pytest_mlgate_deploy(artifact: Any, config: pytest.Config) -> None:
     """Called once on the controller after the candidate was published and verified, after the
     command deploy targets ran. ``artifact`` is a

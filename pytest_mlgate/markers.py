@@ -129,7 +129,10 @@ def parse_threshold(test: str, metric: str, raw: Any) -> Threshold:
     if not math.isfinite(number):
         raise MarkerError(f"{where}: the threshold must be a finite number")
     if op is None:
-        from pytest_mlgate.stats.registry import closest_names, direction_of  # a bare number only
+        from pytest_mlgate.stats.known_metrics import (  # a bare number only
+            closest_names,
+            direction_of,
+        )
 
         direction = direction_of(metric)
         if direction is None:

@@ -1,4 +1,5 @@
-"""The value objects every part of the plugin passes around: a measurement and a comparison.
+"""The value objects every part of the plugin passes around: a measurement and a comparison,
+and the check a value must pass to be measured.
 
 Both are JSON-safe through ``to_json``/``from_json``: they ride on pytest reports between
 pytest-xdist workers and the controller, and they end up in reports, baselines and artefacts.
@@ -9,9 +10,12 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from pytest_mlgate.errors import MetricValueError
 
 Verdict = Literal["pass", "fail", "inconclusive", "improved", "not_compared"]
 VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive", "improved", "not_compared")
@@ -68,6 +72,42 @@ class Measurement:
             method=d.get("method"),
             info=dict(d.get("info") or {}),
         )
+
+
+def check_metric_value(name: Any, value: Any) -> float:
+    """The value as a float, or MetricValueError saying why it is not a finite real number."""
+    __tracebackhide__ = True
+    if not isinstance(name, str) or not name.strip():
+        raise MetricValueError(f"metric name must be a non-empty string, got {name!r}")
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
+        raise MetricValueError(
+            f"metric {name!r}: {value!r} is a boolean, not a number; record 1.0/0.0 explicitly"
+        )
+    if getattr(value, "ndim", 0) != 0 or isinstance(value, (list, tuple, dict, set)):
+        raise MetricValueError(
+            f"metric {name!r}: got an array-like {type(value).__name__}, not a single number; "
+            f"record one value per metric (e.g. the mean)"
+        )
+    # Real numbers only: Python and numpy ints and floats (numpy 0-d values of kind i, u, f).
+    # Strings, bytes, complex numbers and timedeltas are refused, not silently converted.
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind in ("i", "u", "f") or (kind is None and isinstance(value, numbers.Real)):
+        try:
+            number = float(value)
+        except OverflowError:  # an int or Fraction beyond a float's range, such as 10**400
+            raise MetricValueError(
+                f"metric {name!r}: {type(value).__name__} value is too large for a float "
+                f"(about 1.8e308 at most); record a finite number"
+            ) from None
+    else:
+        raise MetricValueError(
+            f"metric {name!r}: {value!r} ({type(value).__name__}) is not a real number"
+        )
+    if math.isnan(number):
+        raise MetricValueError(f"metric {name!r} is NaN: a NaN never passes a gate")
+    if math.isinf(number):
+        raise MetricValueError(f"metric {name!r} is infinite ({number}); record a finite number")
+    return number
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """pytest wiring only: options, ini keys, markers, the fixtures and hook registration.
 
-The work happens elsewhere: ``markers`` validates marker arguments, ``recorder`` is the fixture
-object, ``session`` decides verdicts on the controller, ``xdist`` carries data between
-pytest-xdist workers and the controller, ``report`` renders, ``delivery`` ships the model.
+The work happens elsewhere: ``markers`` validates marker arguments, ``fixture`` is the fixture
+object, ``verdicts`` decides a test's thresholds and regressions, ``controller`` decides the gates,
+``finish`` does the end-of-run work, ``xdist`` carries data between pytest-xdist workers and the
+controller, ``report`` renders, ``delivery`` ships the model.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from pytest_mlgate import hookspecs
-from pytest_mlgate.errors import ConfigError, MarkerError, MlgateError
+from pytest_mlgate.errors import ConfigError, MarkerError, MlgateError, without_plugin_frames
 from pytest_mlgate.markers import (
     GATES,
     MARKER_HELP,
@@ -34,28 +35,30 @@ from pytest_mlgate.seeds import (
     GlobalState,
     global_state,
     restore_global_state,
+    seed_for_test,
     seed_globals,
-    test_seed,
 )
 from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 
 if TYPE_CHECKING:
     from _pytest.nodes import Node
 
-    from pytest_mlgate.recorder import Mlgate, TestRecord
-    from pytest_mlgate.services import SessionServices
-    from pytest_mlgate.session import GateSession
+    from pytest_mlgate.controller import Controller
+    from pytest_mlgate.fixture import Mlgate
+    from pytest_mlgate.record import Record
+    from pytest_mlgate.services import ProcessServices
 
-# The recorder and the controller's session are imported when first needed: pytest imports this
-# module for every run, and a suite without gated tests should not pay for them.
+# The fixture and the controller are imported when first needed: pytest imports this module for
+# every run, and a suite without gated tests should not pay for them.
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
-SERVICES_KEY = pytest.StashKey["SessionServices"]()
-SESSION_KEY = pytest.StashKey["GateSession"]()
+SERVICES_KEY = pytest.StashKey["ProcessServices"]()
+CONTROLLER_KEY = pytest.StashKey["Controller"]()
 SEED_KEY = pytest.StashKey[int]()
 DESELECTED_KEY = pytest.StashKey[dict[str, int]]()  # gate -> gated tests deselected
 SPEC_KEY = pytest.StashKey[GateSpec]()
-RECORD_KEY = pytest.StashKey["TestRecord"]()
+GATED_ITEMS_KEY = pytest.StashKey[list[pytest.Item]]()  # gated tests as collected
+RECORD_KEY = pytest.StashKey["Record"]()
 ITEM_SEED_KEY = pytest.StashKey[int]()
 SETUP_STATE_KEY = pytest.StashKey[GlobalState]()
 
@@ -120,16 +123,17 @@ def pytest_configure(config: pytest.Config) -> None:
         workers = 1
     config.stash[SEED_KEY] = seed
     config.stash[DESELECTED_KEY] = {}
-    from pytest_mlgate.services import SessionServices
+    config.stash[GATED_ITEMS_KEY] = []
+    from pytest_mlgate.services import ProcessServices
 
-    services = SessionServices(config, settings, staging, workers)
+    services = ProcessServices(settings, staging, workers)
     config.stash[SERVICES_KEY] = services
     if workerinput is None and (settings.gate_mode or settings.report or settings.markdown or settings.html):
-        from pytest_mlgate.session import GateSession
+        from pytest_mlgate.controller import Controller
 
-        gs = GateSession(config, settings, seed, services)
-        config.stash[SESSION_KEY] = gs
-        config.pluginmanager.register(gs, "mlgate-session")
+        controller = Controller(config, settings, seed, services)
+        config.stash[CONTROLLER_KEY] = controller
+        config.pluginmanager.register(controller, "mlgate-controller")
         if settings.gate_mode:
             try:
                 services.baseline  # noqa: B018 - load now so a corrupt file stops the run at once
@@ -140,14 +144,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(seeder(seed), "mlgate-seeder")
     if config.pluginmanager.hasplugin("rerunfailures"):
         config.pluginmanager.register(RerunReports(), "mlgate-rerun-reports")
-    if workerinput is not None and (settings.gate_mode or settings.report or settings.markdown or settings.html):
-        from pytest_mlgate.xdist import WorkerReports
-
-        config.pluginmanager.register(WorkerReports(services), "mlgate-worker-reports")
-    if workerinput is None and config.getoption("dist", "no") != "no":  # pytest-xdist's controller
+    distributing = workerinput is None and config.getoption("dist", "no") != "no"  # xdist's controller
+    if not distributing and (settings.gate_mode or settings.report or settings.markdown or settings.html):
+        config.pluginmanager.register(ReportData(services), "mlgate-report-data")
+    if distributing:
         from pytest_mlgate.xdist import XdistHooks
 
-        config.pluginmanager.register(XdistHooks(config), "mlgate-xdist")
+        config.pluginmanager.register(XdistHooks(seed, staging, config.stash.get(CONTROLLER_KEY, None)),
+                                      "mlgate-xdist")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -236,7 +240,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     if report.outcome != "passed" or not report.result:
         return report
     settings = collector.config.stash[SETTINGS_KEY]
-    gated_items = collector.config.stash[SERVICES_KEY].gated_items
+    gated_items = collector.config.stash[GATED_ITEMS_KEY]
     # The collectors' gate markers are looked up once here; for each test only its own markers.
     inherited = [mark for node in reversed(collector.listchain()) for mark in _gate_marks(node)]
     xdist = None
@@ -293,12 +297,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # By node id as the reports will carry it (pytest-xdist's loadgroup renames items first).
     # Deselected tests stay in the map; they send no report to look them up.
     services = session.config.stash[SERVICES_KEY]
-    services.gated.update((item.nodeid, item.stash[SPEC_KEY]) for item in services.gated_items)
-    gs = session.config.stash.get(SESSION_KEY, None)
-    if gs is not None:
-        gs.add_collected(item.nodeid for item in session.items)
+    services.gated.update((item.nodeid, item.stash[SPEC_KEY]) for item in session.config.stash[GATED_ITEMS_KEY])
+    controller = session.config.stash.get(CONTROLLER_KEY, None)
+    if controller is not None:
+        controller.add_collected(item.nodeid for item in session.items)
         deselected: dict[str, int] = session.config.stash[DESELECTED_KEY]
-        gs.deselected = dict(deselected)
+        controller.deselected = dict(deselected)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -311,27 +315,43 @@ def _test_id(item: pytest.Item) -> str:
 def _item_seed(item: pytest.Item) -> int:
     seed = _stashed(item, ITEM_SEED_KEY)
     if seed is None:
-        seed = item.stash[ITEM_SEED_KEY] = test_seed(item.config.stash[SEED_KEY], _test_id(item))
+        seed = item.stash[ITEM_SEED_KEY] = seed_for_test(item.config.stash[SEED_KEY], _test_id(item))
     return seed
 
 
-def _record_for(item: pytest.Item) -> TestRecord:
+def _record_for(item: pytest.Item) -> Record:
     """The record of the test's current attempt. A record whose attempt ended (the test body
     finished, or the fixture was torn down) while the test is set up or run again was left by an
     earlier attempt (pytest-rerunfailures): only the final attempt counts, so it is discarded
     with everything it added and a fresh one is made."""
     record = _stashed(item, RECORD_KEY)
     if record is None or record.ended:
-        from pytest_mlgate.recorder import TestRecord, discard_record
+        from pytest_mlgate.fixture import discard_record
+        from pytest_mlgate.record import Record
 
         services = item.config.stash[SERVICES_KEY]
         if record is not None:
             discard_record(record, item, services)
-        record = TestRecord(nodeid=_test_id(item), spec=_stashed(item, SPEC_KEY))
+        record = Record(nodeid=_test_id(item), spec=_stashed(item, SPEC_KEY))
         record.seed = _item_seed(item)
         item.stash[RECORD_KEY] = record
         services.records[item.nodeid] = record
     return record
+
+
+class ReportData:
+    """In the process that runs the tests (plain pytest or a pytest-xdist worker): put each
+    gated test's data on its reports, which is where the controller reads it, before anyone
+    else sees them (pytest-xdist sends a worker's reports on from this same hook)."""
+
+    def __init__(self, services: ProcessServices) -> None:
+        self.services = services
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = self.services.take_report_data(report.nodeid, report.when)
+        if data is not None:
+            report.mlgate = data  # type: ignore[attr-defined]
 
 
 class RerunReports:
@@ -387,7 +407,7 @@ class Seeder:
         if fixturedef.scope == "function":
             return (yield)
         saved = global_state()
-        seed_globals(test_seed(self.session_seed, f"fixture {fixturedef.baseid}::{fixturedef.argname}"))
+        seed_globals(seed_for_test(self.session_seed, f"fixture {fixturedef.baseid}::{fixturedef.argname}"))
         try:
             return (yield)
         finally:
@@ -450,13 +470,20 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     return result
 
 
-def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
-    from pytest_mlgate.recorder import finish_record, write_samples
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    # A user's mistake is shown at the user's line, without the plugin's frames (errors.py).
+    if call.excinfo is not None and isinstance(call.excinfo.value, MlgateError):
+        call.excinfo = pytest.ExceptionInfo.from_exception(without_plugin_frames(call.excinfo.value))
+
+
+def _finish(item: pytest.Item, record: Record) -> list[str]:
+    from pytest_mlgate.verdicts import judge
 
     settings = item.config.stash[SETTINGS_KEY]
     services = item.config.stash[SERVICES_KEY]
     record.ended = True
-    failures = finish_record(record, settings, services)
+    failures = judge(record, settings, services.baseline)
     if getattr(item.config.option, "xmlpath", None):  # --junitxml: interval, threshold, verdict beside each value
         from pytest_mlgate.report.junit import metric_properties
 
@@ -464,7 +491,9 @@ def _finish(item: pytest.Item, record: TestRecord) -> list[str]:
         item.user_properties.extend(props)
         record.properties.extend(props)
     if settings.update_baseline and record.samples:
-        write_samples(record, services.staging_dir("samples"))
+        from pytest_mlgate.baseline import write_samples
+
+        record.samples_file = write_samples(record.samples, record.nodeid, services.staging_dir("samples"))
     return failures
 
 
@@ -479,17 +508,17 @@ def mlgate(request: pytest.FixtureRequest) -> Iterator[Mlgate]:
     item = request.node
     assert isinstance(item, pytest.Item)
     config = request.config
-    from pytest_mlgate.recorder import Mlgate
+    from pytest_mlgate.fixture import Mlgate
 
     record = _record_for(item)
     yield Mlgate(item, record, config.stash[SETTINGS_KEY], config.stash[SERVICES_KEY])
     record.ended = True  # even when a later fixture failed and the body never ran
 
 
-class SessionHandle:
+class SessionFixture:
     """The session-scoped side of the fixture: register the candidate from a session fixture."""
 
-    def __init__(self, services: SessionServices, seed: int) -> None:
+    def __init__(self, services: ProcessServices, seed: int) -> None:
         self._services = services
         self.seed = seed
 
@@ -501,10 +530,10 @@ class SessionHandle:
 
 
 @pytest.fixture(scope="session")
-def mlgate_session(request: pytest.FixtureRequest) -> SessionHandle:
+def mlgate_session(request: pytest.FixtureRequest) -> SessionFixture:
     """Session-scoped access to ``candidate`` and the session ``seed``."""
     config = request.config
-    return SessionHandle(config.stash[SERVICES_KEY], config.stash[SEED_KEY])
+    return SessionFixture(config.stash[SERVICES_KEY], config.stash[SEED_KEY])
 
 
 # -- the end ------------------------------------------------------------------------------------
@@ -520,20 +549,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "candidates": services.candidates,
         }
         return
-    gs = config.stash.get(SESSION_KEY, None)
-    if gs is None:
+    controller = config.stash.get(CONTROLLER_KEY, None)
+    if controller is None:
         return
-    from pytest_mlgate.session import finish_run
-
-    status = finish_run(config, gs, services, int(exitstatus))
+    status = controller.finish(int(exitstatus))
     if status != int(exitstatus):
         session.exitstatus = status
-    _junit_suite_properties(config, gs)
+    _junit_suite_properties(config, controller)
 
 
-def _junit_suite_properties(config: pytest.Config, gs: GateSession) -> None:
+def _junit_suite_properties(config: pytest.Config, controller: Controller) -> None:
     """The run's gate verdicts as test-suite properties of the --junitxml file."""
-    if gs.result is None or not getattr(config.option, "xmlpath", None):
+    if controller.result is None or not getattr(config.option, "xmlpath", None):
         return
     from _pytest.junitxml import xml_key
 
@@ -542,20 +569,20 @@ def _junit_suite_properties(config: pytest.Config, gs: GateSession) -> None:
         return
     from pytest_mlgate.report.junit import suite_properties
 
-    for name, value in suite_properties(gs.result.to_json(provenance=False)):
+    for name, value in suite_properties(controller.result.to_json(provenance=False)):
         xml.add_global_property(name, value)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    gs = config.stash.get(SESSION_KEY, None)
-    if gs is None or gs.result is None or not config.stash[SETTINGS_KEY].gate_mode:
+    controller = config.stash.get(CONTROLLER_KEY, None)
+    if controller is None or controller.result is None or not config.stash[SETTINGS_KEY].gate_mode:
         return
     if config.option.collectonly:
         terminalreporter.write_line("mlgate: --collect-only ran no test; no gate was decided")
         return
     from pytest_mlgate.report.render import render_terminal
 
-    report = gs.result.to_json(provenance=False, metrics_only=True)
+    report = controller.result.to_json(provenance=False, metrics_only=True)
     terminalreporter.write_sep("=", "mlgate gates")
     for line in render_terminal(report).splitlines():
         markup = {}

@@ -11,20 +11,17 @@ import random
 import sys
 from typing import Any
 
-__all__ = ["GlobalState", "global_state", "restore_global_state", "seed_globals", "test_seed"]
+__all__ = ["GlobalState", "global_state", "restore_global_state", "seed_for_test", "seed_globals"]
 
 # (random.getstate(), numpy.random.get_state() or None when numpy is not imported)
 GlobalState = tuple[Any, Any]
 
 
-def test_seed(session_seed: int, nodeid: str) -> int:
+def seed_for_test(session_seed: int, nodeid: str) -> int:
     """A 32-bit seed for one test, derived from the session seed and its node id (stable across
     runs, processes and test order)."""
     digest = hashlib.sha256(f"{session_seed}:{nodeid}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
-
-
-test_seed.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever its name
 
 
 def seed_globals(seed: int) -> None:

@@ -1,7 +1,8 @@
-"""Per-process services the fixture needs from the session: candidates, staging, timing lock,
-the baseline. One instance per process (controller or pytest-xdist worker), in ``config.stash``.
+"""What the fixture needs from the process it runs in: candidates, staging, timing lock, the
+baseline, the records waiting for their report. One instance per process (plain pytest, an
+xdist controller or worker), in ``config.stash``.
 
-Kept apart from the recorder so that a run whose tests never use the fixture does not import it.
+Kept apart from the fixture so that a run whose tests never use the fixture does not import it.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """
@@ -17,11 +18,9 @@ from typing import TYPE_CHECKING, Any
 from pytest_mlgate.markers import GATES
 
 if TYPE_CHECKING:
-    import pytest
-
     from pytest_mlgate.baseline import Baseline
     from pytest_mlgate.markers import GateSpec
-    from pytest_mlgate.recorder import TestRecord
+    from pytest_mlgate.record import Record
     from pytest_mlgate.settings import Settings
 
 
@@ -30,27 +29,24 @@ _GATE_DATA: dict[str | None, dict[str, Any]] = {
     gate: {"gate": gate} for gate in (None, *GATES)}
 
 
-class SessionServices:
-    """What the fixture needs from the session: candidates, staging, timing exclusivity."""
+class ProcessServices:
+    """What the fixture needs from its process: candidates, staging, timing exclusivity."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, staging: Path | None, workers: int) -> None:
-        self.config = config
+    def __init__(self, settings: Settings, staging: Path | None, workers: int) -> None:
         self.settings = settings
         self.staging = staging
         self.workers = workers
         self.candidates: list[dict[str, Any]] = []
-        # Gated tests as collected, then by node id (at the end of collection) their specs; and
-        # each fixture's record by node id.
-        self.gated_items: list[pytest.Item] = []
+        # By node id (at the end of collection) the gated tests' specs; and each fixture's record.
         self.gated: dict[str, GateSpec] = {}
-        self.records: dict[str, TestRecord] = {}
+        self.records: dict[str, Record] = {}
         self._baseline: Baseline | None = None
         self._baseline_loaded = False
 
-    def report_data(self, nodeid: str, when: str) -> dict[str, Any] | None:
-        """What the gate session needs from a test's report: its gate, and with the teardown
-        report its record (metrics, thresholds, verdicts). None for a test without either.
-        Under pytest-xdist a worker sends this along with the report."""
+    def take_report_data(self, nodeid: str, when: str) -> dict[str, Any] | None:
+        """What the controller needs from a test's report: its gate, and with the teardown
+        report its record (metrics, thresholds, verdicts), which is then final and leaves
+        ``records``. None for a test without either."""
         spec = self.gated.get(nodeid)
         record = self.records.get(nodeid)
         if record is not None and when == "teardown":

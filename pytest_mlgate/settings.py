@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from pytest_mlgate.defaults import DEFAULT_BASELINE, DEFAULT_REGISTRY
 from pytest_mlgate.errors import ConfigError
 from pytest_mlgate.markers import GATES, GatePath, parse_gate_paths
 
@@ -64,10 +65,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_markdown", "--mlgate-markdown", "path", None, "write the gate report as Markdown to this path"),
     Option("mlgate_html", "--mlgate-html", "path", None,
            "write the gate report as one self-contained HTML page with plots to this path (extra: html)"),
-    Option("mlgate_baseline", "--mlgate-baseline", "path", ".mlgate/baseline.json", "baseline file (relative to the rootdir)"),
+    Option("mlgate_baseline", "--mlgate-baseline", "path", DEFAULT_BASELINE, "baseline file (relative to the rootdir)"),
     Option("mlgate_update_baseline", "--mlgate-update-baseline", "bool", False,
            "write the baseline from this run when every gate passed on a complete run"),
-    Option("mlgate_registry", "--mlgate-registry", "path", ".mlgate/registry", "local model registry directory"),
+    Option("mlgate_registry", "--mlgate-registry", "path", DEFAULT_REGISTRY, "local model registry directory"),
     Option("mlgate_deliver", "--mlgate-deliver", "bool", False,
            "package, publish and deploy the candidate model when every gate passed on a complete run"),
     Option("mlgate_seed", "--mlgate-seed", "int", None, "session seed; a random one is chosen when absent",
@@ -78,7 +79,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_level", None, "float", 0.95, "confidence level of metric intervals"),
     Option("mlgate_alpha", None, "float", 0.05, "significance level of regression verdicts"),
     Option("mlgate_margin", None, "float", 0.0, "non-inferiority margin for regressions against the baseline"),
-    Option("mlgate_inconclusive", None, "choice", "pass", "policy for inconclusive regression verdicts",
+    Option("mlgate_inconclusive", None, "choice", "pass", "policy for inconclusive verdicts (regressions, timing budgets on a busy machine)",
            choices=("pass", "fail")),
     Option("mlgate_threshold_policy", None, "choice", "point",
            "point: the value must clear the threshold; confident: the whole interval must",

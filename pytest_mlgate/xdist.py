@@ -1,67 +1,51 @@
-"""pytest-xdist integration: ``XdistHooks`` on the controller of a distributed run,
-``WorkerReports`` on each worker.
+"""pytest-xdist integration: ``XdistHooks`` on the controller of a distributed run.
 
 The controller picks the session seed and a staging directory and hands both to every worker;
 workers send session data (candidates, deselection counts) back through ``workeroutput``;
-per-test data rides on the test reports. A worker that goes down with an error fails the run.
+per-test data rides on the test reports, as in a plain run (plugin.ReportData). A worker that
+goes down with an error fails the run.
 
 PYTEST_DONT_REWRITE: its asserts need no rewriting.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_mlgate.services import SessionServices
+    from pytest_mlgate.controller import Controller
 
 
 class XdistHooks:
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
+    """On the controller: the seed and staging path out to each worker, collection and worker
+    output back to the ``Controller`` (None when no gate-mode report is asked for)."""
 
-    def _session(self) -> Any:
-        from pytest_mlgate.plugin import SESSION_KEY
-
-        return self.config.stash.get(SESSION_KEY, None)
+    def __init__(self, seed: int, staging: Path | None, controller: Controller | None) -> None:
+        self.seed = seed
+        self.staging = staging
+        self.controller = controller
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        from pytest_mlgate.plugin import SEED_KEY, SERVICES_KEY
-
-        services = self.config.stash[SERVICES_KEY]
-        node.workerinput["mlgate_seed"] = self.config.stash[SEED_KEY]
-        node.workerinput["mlgate_staging"] = str(services.staging)
+        node.workerinput["mlgate_seed"] = self.seed
+        node.workerinput["mlgate_staging"] = str(self.staging)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        gs = self._session()
-        if gs is not None:
-            gs.add_collected(ids)
+        if self.controller is not None:
+            self.controller.add_collected(ids)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        gs = self._session()
-        if gs is None:
+        controller = self.controller
+        if controller is None:
             return
         if error:
             gateway = getattr(node, "gateway", None)
-            gs.crashed_workers.append(str(getattr(gateway, "id", node)))
+            controller.crashed_workers.append(str(getattr(gateway, "id", node)))
         data = getattr(node, "workeroutput", {}).get("mlgate")
         if data:
-            gs.add_worker_output(data)
-
-
-class WorkerReports:
-    """On a worker: put each gated test's data on its reports before pytest-xdist sends them."""
-
-    def __init__(self, services: SessionServices) -> None:
-        self.services = services
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = self.services.report_data(report.nodeid, report.when)
-        if data is not None:
-            report.mlgate = data  # type: ignore[attr-defined]
+            controller.add_worker_output(data)

@@ -31,6 +31,7 @@ from typing import Any
 from pytest_mlgate.errors import ArtifactError
 
 MANIFEST = "manifest.json"
+PROFILE_FILE = "profile.json"  # the reference profile of the training data, when there is one
 SCHEMA = "pytest-mlgate/artifact"
 SCHEMA_VERSION = 1
 CHUNK = 1 << 20  # 1 MiB reads: large enough to hash at memory speed

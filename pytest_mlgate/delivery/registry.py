@@ -32,22 +32,30 @@ import os
 import re
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate import atomic
+from pytest_mlgate.defaults import DEFAULT_REGISTRY
 from pytest_mlgate.delivery.artifact import (
     MANIFEST,
     NAME_RULE,
+    PROFILE_FILE,
     build_manifest,
     validate_alias,
     validate_name,
 )
+from pytest_mlgate.delivery.operation import (
+    MAX_JOURNAL_BYTES,
+    Operation,
+    claim_dead,
+    read_journal,
+    reap_staging,
+)
 from pytest_mlgate.delivery.signing import SIGNATURE_FILE, sign_manifest
-from pytest_mlgate.delivery.staging import PROFILE_FILE, StagedCandidate
+from pytest_mlgate.delivery.staging import StagedCandidate
 from pytest_mlgate.delivery.verify import ID_PATTERN, Pin, VerifiedArtifact, open_artifact
 from pytest_mlgate.errors import ArtifactError, RegistryError, VerificationError
 from pytest_mlgate.strict_json import loads as loads_strict
@@ -63,7 +71,6 @@ try:
 except ImportError:  # pragma: no cover - Windows: no owner locks, so staging is never reaped
     fcntl = None  # type: ignore[assignment]
 
-DEFAULT_REGISTRY = ".mlgate/registry"
 STAGING = ".staging"
 LOCK = ".lock"
 ALIASES = "aliases"
@@ -72,7 +79,6 @@ LATEST = "latest"
 LOCK_TIMEOUT_S = 600.0
 VERSION = re.compile(r"[1-9][0-9]{0,17}\Z")  # ASCII digits, no leading zero, fits in 63 bits
 _MAX_ALIAS_BYTES = 1 << 16
-_MAX_JOURNAL_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -241,24 +247,6 @@ def _write_new(path: Path, data: bytes, written: list[Path]) -> None:
     written.append(path)
 
 
-def _place(src: Path, dst: Path) -> bool:
-    """Hard-link ``src`` to ``dst`` (no copy on one filesystem), else copy and fsync. Returns
-    whether ``dst`` still needs an fsync (a link shares the staged, unsynced pages)."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with open(src, "rb") as fin:
-                while chunk := fin.read(1 << 20):
-                    atomic.write_all(fd, chunk, dst)
-            atomic.fsync(fd, dst)
-        finally:
-            os.close(fd)
-        return False
-    return True
-
-
 @functools.cache
 def _environment() -> dict[str, Any]:
     """Installed distributions (about 0.3 s to list); they do not change during one process."""
@@ -276,100 +264,6 @@ def _check_in_place(path: Path, manifest: Mapping[str, Any]) -> None:
     for rel, entry in on_disk["files"].items():
         if (path / rel).stat().st_size != int(entry["size"]):
             raise VerificationError(f"{path}: file {rel!r} changed size after publishing.")
-
-
-class _Operation:
-    """A fresh token under ``<root>/.staging`` whose owner holds ``<token>.lock`` while alive, so
-    others can tell leftovers of killed operations from work in progress. ``dir`` is the
-    staging directory of a publish; ``journal`` records, in the lock file, what a committing
-    operation is about to do, for the next operation to finish or undo if this one dies."""
-
-    def __init__(self, base: Path, make_dir: bool = True) -> None:
-        self.base = base
-        self.make_dir = make_dir
-        self.fd = -1
-        self.token = ""
-        self.lock_path = base
-        self.dir = base
-        self.keep_journal = False
-
-    def __enter__(self) -> _Operation:
-        for _ in range(10):
-            token = uuid.uuid4().hex
-            lock_path = self.base / f"{token}.lock"
-            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            # A reaper may have taken and unlinked the fresh lock file before we locked it.
-            try:
-                same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                self.fd, self.token, self.lock_path = fd, token, lock_path
-                self.dir = self.base / token
-                if self.make_dir:
-                    self.dir.mkdir()
-                return self
-            os.close(fd)
-        raise RegistryError(f"could not create a staging directory in {self.base}")
-
-    def journal(self, record: Mapping[str, Any]) -> None:
-        """Write the journal. No fsync: it must survive the process, which the page cache does;
-        after a power loss without it, an uncommitted version stays unpinned, never trusted."""
-        os.ftruncate(self.fd, 0)
-        os.lseek(self.fd, 0, os.SEEK_SET)
-        atomic.write_all(self.fd, json.dumps(record, sort_keys=True).encode(), self.lock_path)
-
-    def __exit__(self, *exc: object) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if not self.keep_journal:
-            with contextlib.suppress(OSError):
-                os.unlink(self.lock_path)
-        os.close(self.fd)
-
-
-def _claim(lock_path: str) -> int | None:
-    """An fd holding the lock of a dead owner's ``<token>.lock``; None while its owner lives."""
-    try:
-        fd = os.open(lock_path, os.O_RDWR)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
-            return fd
-    except OSError:
-        pass
-    os.close(fd)
-    return None
-
-
-def reap_staging(base: Path) -> list[str]:
-    """Remove staging directories whose owner is gone (its lock is free) and that left no
-    journal (those are for ``_recover``, under the registry lock); return their names."""
-    if fcntl is None or not base.is_dir():
-        return []
-    removed: list[str] = []
-    for entry in os.scandir(base):
-        if entry.name.endswith(".lock"):
-            fd = _claim(entry.path)
-            if fd is None:
-                continue
-            try:
-                if os.fstat(fd).st_size == 0:
-                    token = entry.name[: -len(".lock")]
-                    shutil.rmtree(base / token, ignore_errors=True)
-                    os.unlink(entry.path)
-                    removed.append(token)
-            finally:
-                os.close(fd)
-        elif entry.is_dir(follow_symlinks=False) and not (base / f"{entry.name}.lock").exists():
-            # Owners create the lock before the directory and drop it after removing the
-            # directory, so a directory without a lock is a reaper's or owner's unfinished removal.
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(entry.name)
-    return removed
 
 
 def _parse_alias_file(path: Path) -> AliasRecord:
@@ -597,14 +491,14 @@ class LocalRegistry:
         nothing = ("Check the disk has space and the registry directory is writable; nothing "
                    "was published.")
         try:
-            with _Operation(base) as op, ThreadPoolExecutor(max_workers=8) as io:
+            with Operation(base) as op, ThreadPoolExecutor(max_workers=8) as io:
                 work = op.dir
                 model_path = work / staged.model_file
                 # Flush the model's pages in the background (the disk works while the CPU
                 # builds and checks the artefact). Every file is fsynced, the small ones
                 # together so the filesystem batches them, before the rename.
                 syncs = ([io.submit(atomic.fsync_file, model_path)]
-                         if _place(staged.model_path, model_path) else [])
+                         if atomic.link_or_copy(staged.model_path, model_path) else [])
                 manifest, written = self._build(work, staged, run, signing_key)
                 self._self_check(work, manifest, staged, signing_key)
                 syncs += [io.submit(atomic.fsync_file, p) for p in written]
@@ -643,7 +537,7 @@ class LocalRegistry:
         if not wanted:
             return
         base = self._prepare()
-        with self._lock(), _Operation(base, make_dir=False) as op:
+        with self._lock(), Operation(base, make_dir=False) as op:
             self._recover(base)
             state = self.state(name)
             if int(version) not in state.versions:
@@ -663,7 +557,7 @@ class LocalRegistry:
         event = {"event": "deploy", "version": published.version,
                  "artifact_id": published.artifact_id, "target": target, "status": status,
                  "message": message[-500:]}
-        with self._lock(), _Operation(base, make_dir=False) as op:
+        with self._lock(), Operation(base, make_dir=False) as op:
             self._recover(base)
             self._apply(op, published.name, "deploy", published.version, published.artifact_id,
                         [event], what=f"recording the deploy of {published.ref}")
@@ -796,7 +690,7 @@ class LocalRegistry:
                                     "on the stored example than the model given to candidate(); "
                                     "it does not survive serialization, nothing was published.")
 
-    def _commit(self, op: _Operation, name: str, manifest: Mapping[str, Any],
+    def _commit(self, op: Operation, name: str, manifest: Mapping[str, Any],
                 aliases: Sequence[str]) -> int:
         """Under the registry lock: take the next version number, then rename the staging
         directory in and record the publish (with latest and ``aliases``) as one operation."""
@@ -823,7 +717,7 @@ class LocalRegistry:
         return {"event": "alias", "alias": alias, "version": version, "artifact_id": aid,
                 "previous": None if previous is None else previous.version}
 
-    def _apply(self, op: _Operation, name: str, kind: str, version: int, aid: str,
+    def _apply(self, op: Operation, name: str, kind: str, version: int, aid: str,
                events: list[dict[str, Any]], what: str) -> None:
         """Run one operation under the lock: journal, (publish: rename in), append the first
         history line (the commit point), then the rest and the alias files. Undone in place
@@ -872,7 +766,7 @@ class LocalRegistry:
                 "The next publish or promote on this registry completes it (the remaining "
                 "alias files and history lines).") from exc
 
-    def _undo(self, op: _Operation, renamed: Path) -> str | None:
+    def _undo(self, op: Operation, renamed: Path) -> str | None:
         """Take a not-yet-committed version back out; None when done, else why not."""
         try:
             atomic.rename(renamed, op.dir)
@@ -905,12 +799,12 @@ class LocalRegistry:
         for entry in sorted(os.scandir(base), key=lambda e: e.name):
             if not entry.name.endswith(".lock"):
                 continue
-            fd = _claim(entry.path)
+            fd = claim_dead(entry.path)
             if fd is None:
                 continue
             try:
                 size = os.fstat(fd).st_size
-                journal = _read_journal(fd) if 0 < size <= _MAX_JOURNAL_BYTES else None
+                journal = read_journal(fd) if 0 < size <= MAX_JOURNAL_BYTES else None
                 token = entry.name[: -len(".lock")]
                 if journal is not None:
                     self._replay(base, token, journal)
@@ -949,16 +843,6 @@ class LocalRegistry:
         for event in events[done:]:
             atomic.append_line(history, _line(event))
         self._write_aliases(name, [e for e in events if isinstance(e, dict)])
-
-
-def _read_journal(fd: int) -> dict[str, Any] | None:
-    os.lseek(fd, 0, os.SEEK_SET)
-    data = os.read(fd, _MAX_JOURNAL_BYTES)
-    try:
-        journal = json.loads(data)
-    except (ValueError, RecursionError):
-        return None  # torn while written: written before any change, so nothing to undo
-    return journal if isinstance(journal, dict) else None
 
 
 def _line(event: Mapping[str, Any]) -> bytes:

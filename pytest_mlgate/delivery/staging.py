@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate import atomic
-from pytest_mlgate.delivery.artifact import hash_bytes, validate_name
+from pytest_mlgate.delivery.artifact import PROFILE_FILE, hash_bytes, validate_name
 from pytest_mlgate.delivery.serialize import (
     FORMATS,
     MODEL_FILES,
@@ -29,7 +29,6 @@ from pytest_mlgate.delivery.serialize import (
 )
 from pytest_mlgate.errors import ArtifactError
 
-PROFILE_FILE = "profile.json"
 OUTPUTS_KEY = "outputs"
 
 
@@ -209,7 +208,7 @@ def _data(data: Mapping[str, Any] | None, tmp: Path,
     if not isinstance(data, Mapping):
         raise ArtifactError(f"data must map roles to data sets, e.g. {{'train': X_train}}, got "
                             f"{type(data).__name__}.")
-    from pytest_mlgate.data import fingerprint
+    from pytest_mlgate.fingerprints import fingerprint
 
     roles: dict[str, dict[str, Any]] = {}
     for role, obj in data.items():
@@ -235,9 +234,9 @@ def _write_profile(train: Any, tmp: Path, notes: list[str]) -> bool:
     import pandas as pd
 
     try:
-        from pytest_mlgate.data import profile
+        from pytest_mlgate.profiles import profile
     except ImportError:
-        notes.append("no reference profile: pytest_mlgate.data.profile is unavailable")
+        notes.append("no reference profile: pytest_mlgate.profiles.profile is unavailable")
         return False
     if isinstance(train, pd.DataFrame):
         frame = train

@@ -9,7 +9,6 @@ file is read a second time after it was verified (a file swapped in between is n
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -17,11 +16,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.delivery.artifact import (
-    CHUNK,
     MANIFEST,
     SCHEMA,
     SCHEMA_VERSION,
     artifact_id,
+    hash_file,
     list_files,
 )
 from pytest_mlgate.delivery.signing import SIGNATURE_FILE, check_signature, signature_key_id
@@ -252,14 +251,9 @@ def _inside(root: Path, rel: str) -> Path:
 
 
 def _digest(path: Path, keep: bool) -> tuple[str, bytes | None]:
-    fd = os.open(path, os.O_RDONLY)
-    with os.fdopen(fd, "rb", buffering=0) as fh:
-        if keep:
-            data = fh.read()
-            return "sha256:" + hashlib.sha256(data).hexdigest(), data
-        h = hashlib.sha256()
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        while n := fh.readinto(buf):
-            h.update(view[:n])
-    return "sha256:" + h.hexdigest(), None
+    """The file's hash, and with ``keep`` its bytes (read once: the bytes hashed are the bytes
+    used)."""
+    if not keep:
+        return hash_file(path)[0], None
+    data = path.read_bytes()
+    return "sha256:" + hashlib.sha256(data).hexdigest(), data

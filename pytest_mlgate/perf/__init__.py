@@ -12,8 +12,8 @@ from pytest_mlgate.perf.benchmark import (
     BenchmarkResult,
     run_benchmark,
 )
-from pytest_mlgate.perf.compare import compare_performance
 from pytest_mlgate.perf.options import OPTION_NAMES, BenchmarkOptions
+from pytest_mlgate.perf.regression import compare_performance
 from pytest_mlgate.perf.size import measure_size
 
 __all__ = [

@@ -271,7 +271,7 @@ def drift(result: Any, reference: Any, current: Any) -> dict[str, Any]:
 
 
 def _drift_histogram(name: str, kind: str, reference: Any, current: Any) -> dict[str, Any]:
-    from pytest_mlgate.data import Profile, category_counts, numeric_values
+    from pytest_mlgate.profiles import Profile, category_counts, numeric_values
 
     cur = current[name]
     if kind == "categorical":

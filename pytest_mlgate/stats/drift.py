@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from pytest_mlgate.data import (
+from pytest_mlgate.errors import DriftError
+from pytest_mlgate.measurement import Measurement
+from pytest_mlgate.profiles import (
     ColumnProfile,
     Profile,
     category_counts,
     column_kind,
     numeric_values,
 )
-from pytest_mlgate.errors import DriftError
-from pytest_mlgate.measurement import Measurement
 from pytest_mlgate.report.tables import fmt, render
 from pytest_mlgate.stats.holm import holm
 

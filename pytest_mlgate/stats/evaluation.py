@@ -71,7 +71,7 @@ class EvaluationResult:
 
 
 def _fingerprint(obj: Any) -> str:
-    from pytest_mlgate.data import fingerprint
+    from pytest_mlgate.fingerprints import fingerprint
 
     return fingerprint(obj)
 

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pytest_mlgate.errors import DataError, UnknownMetricError
-from pytest_mlgate.stats import registry
+from pytest_mlgate.stats import known_metrics
 from pytest_mlgate.stats.intervals import FloatArray, delong, percentile_interval, wilson
 
 Output = Literal["predict", "proba", "scores", "values"]
@@ -94,7 +94,7 @@ class MetricSpec:
 
     name: str
     canonical: str
-    direction: registry.Direction
+    direction: known_metrics.Direction
     output: Output
     family: str
     sign: float = 1.0
@@ -115,7 +115,7 @@ def supported_names() -> list[str]:
 
 def resolve(name: str) -> MetricSpec:
     """The spec of metric ``name``; UnknownMetricError (with the closest names) otherwise."""
-    direction = registry.direction_of(registry.ALIASES.get(name, name)) or registry.direction_of(
+    direction = known_metrics.direction_of(known_metrics.ALIASES.get(name, name)) or known_metrics.direction_of(
         name
     )
     if name in _CONFUSION_OTHER or (
@@ -143,10 +143,10 @@ def resolve(name: str) -> MetricSpec:
     if name in _GENERIC:
         fn, output, sign, _ = _GENERIC[name]
         return MetricSpec(name, fn, direction or "higher", output, "generic", sign)
-    close = registry.closest_names(name) or []
+    close = known_metrics.closest_names(name) or []
     close = [c for c in close if c in supported_names()] or close
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    if name in registry.METRICS:
+    if name in known_metrics.METRICS:
         raise UnknownMetricError(
             f"metric {name!r} cannot be computed from a model's predictions by evaluate; "
             f"record it with mlgate.record({name!r}, value) instead.{hint}"

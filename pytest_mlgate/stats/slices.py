@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from pytest_mlgate.markers import OPS
 from pytest_mlgate.measurement import Measurement
 from pytest_mlgate.stats.intervals import z_value
 
@@ -54,15 +55,6 @@ def below_threshold_p(m: Measurement, op: str, threshold: float) -> float:
     return 0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
-def _clears(value: float, op: str, threshold: float) -> bool:
-    return {
-        ">=": value >= threshold,
-        ">": value > threshold,
-        "<=": value <= threshold,
-        "<": value < threshold,
-    }[op]
-
-
 def slice_threshold_verdicts(
     result: EvaluationResult, metric: str, op: str, threshold: float, alpha: float = 0.05
 ) -> list[tuple[str, str, float]]:
@@ -77,7 +69,7 @@ def slice_threshold_verdicts(
     for m, p in zip(rows, adjusted, strict=True):
         if p < alpha:
             verdict = "fail"
-        elif _clears(m.value, op, threshold):
+        elif OPS[op](m.value, threshold):
             verdict = "pass"
         else:
             verdict = "inconclusive"

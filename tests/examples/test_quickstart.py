@@ -1,16 +1,69 @@
-"""The quickstart example end to end: all four gates, its committed baseline, delivery."""
+"""The quickstart example end to end: all four gates, its committed baseline, delivery.
+
+Its JSON report at a fixed seed, with what depends on the clock, the machine or the paths taken
+out, is compared with ``quickstart-report.golden.json``: a restructuring of the plugin must leave
+it the same, plain and under pytest-xdist. ``MLGATE_UPDATE_GOLDEN=1`` rewrites the file (for a
+change that means to change the report; say why in its commit).
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+GOLDEN = Path(__file__).with_name("quickstart-report.golden.json")
+SEED = "12345"
+# Readings of the clock and of the machine's load: their values, and the verdicts decided on
+# them, change from run to run; their names, units, thresholds and the keys they carry do not.
+TIMED_METHODS = ("benchmark",)
+VOLATILE_INFO = ("cpu_contention", "shared_cpu", "rounds")
+DROPPED_RUN = ("started", "duration_s", "args", "rootdir", "git", "machine", "xdist_workers")
+
+
+def _rounded(obj: Any) -> Any:
+    """Floats to 10 significant digits: the same statistics, whatever the last bits of BLAS."""
+    if isinstance(obj, float):
+        return float(f"{obj:.10g}") if math.isfinite(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    return obj
+
+
+def normalised_report(report: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The report without timings, seeds of the clock, paths, dates and the hashes that depend
+    on them (the artefact id covers the manifest, which holds the publication time)."""
+    text = json.dumps(report, sort_keys=True)
+    text = text.replace(json.dumps(str(root))[1:-1], "<root>")
+    text = text.replace(json.dumps(sys.executable)[1:-1], "<python>")
+    out: dict[str, Any] = json.loads(text)
+    for key in DROPPED_RUN:
+        out["run"].pop(key, None)
+    for test in out["tests"]:
+        test.pop("duration_s")
+        for m in test["metrics"]:
+            if m["method"] in TIMED_METHODS:
+                for key in ("value", "low", "high", "n", "comparison", "threshold_verdict",
+                            "threshold_p", "verdict"):
+                    m[key] = "<timed>"
+                for key in VOLATILE_INFO:
+                    m["info"].pop(key, None)
+    for artifact in (out.get("delivery") or {}).get("artifacts", []):
+        aid = artifact["artifact_id"]
+        artifact["artifact_id"] = "<artifact id>"
+        for step in artifact["deploy"]:
+            step["output"] = step["output"].replace(aid[:19], "<artifact id>")
+    return dict(_rounded(out))
 
 
 @pytest.fixture
@@ -23,12 +76,18 @@ def quickstart(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("workers", [None, "2"], ids=["plain", "xdist"])
 def test_quickstart_passes_every_gate_and_delivers(quickstart: Path, workers: str | None) -> None:
-    cmd = [sys.executable, "-m", "pytest", "--mlgate", "--mlgate-deliver", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", "--mlgate", "--mlgate-deliver", f"--mlgate-seed={SEED}",
+           "-p", "no:cacheprovider"]
     if workers:
         cmd += ["-n", workers]
     proc = subprocess.run(cmd, cwd=quickstart, capture_output=True, text=True, check=False, timeout=600)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     report = json.loads((quickstart / "mlgate-report.json").read_text())
+    normalised = normalised_report(report, quickstart)
+    if os.environ.get("MLGATE_UPDATE_GOLDEN") and not workers:
+        GOLDEN.write_text(json.dumps(normalised, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    # The same report plain and under pytest-xdist, and the same as before any restructuring.
+    assert normalised == json.loads(GOLDEN.read_text(encoding="utf-8"))
     assert report["verdict"] == "pass" and report["run"]["complete"]
     assert {g: r["verdict"] for g, r in report["gates"].items()} == dict.fromkeys(
         ("unit", "integration", "performance", "validation"), "pass")

@@ -27,11 +27,11 @@ from sklearn.linear_model import LogisticRegression
 
 from pytest_mlgate.baseline import BaselineEntry, load_baseline, side_path, write_baseline
 from pytest_mlgate.cli import main
-from pytest_mlgate.data import profile
 from pytest_mlgate.delivery import LocalRegistry, load, stage_candidate, verify_artifact
 from pytest_mlgate.delivery.artifact import artifact_id, hash_bytes
 from pytest_mlgate.delivery.staging import StagedCandidate
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.profiles import profile
 
 from ..faults.harness import scratch_root
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
+
+from .helpers import run_pytest
 
 MODES = ("plain", "xdist")
 
@@ -38,36 +37,6 @@ def run(pytester: pytest.Pytester, mode: str) -> Callable[..., pytest.RunResult]
     """Run pytest on the pytester directory in a subprocess, plain or with ``-n 2``."""
 
     def _run(*args: str) -> pytest.RunResult:
-        # hypothesis's pytest plugin costs ~1 s of import per process; these scenarios don't use it.
-        extra = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
-        if mode == "xdist":
-            extra += ["-n", "2"]
-        return pytester.runpytest_subprocess(*args, *extra)
+        return run_pytest(pytester, *args, workers=2 if mode == "xdist" else None)
 
     return _run
-
-
-def load_report(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-ALL_GATES = '''
-import pytest
-
-@pytest.mark.unit
-def test_unit():
-    assert 1 + 1 == 2
-
-@pytest.mark.integration
-def test_integration(mlgate):
-    mlgate.record("rows_out", 150)
-
-@pytest.mark.performance(latency_p95_ms="<= 50")
-def test_performance(mlgate):
-    mlgate.record("latency_p95_ms", 12.5)
-
-@pytest.mark.validation(accuracy=">= 0.9")
-def test_validation(mlgate):
-    mlgate.record("accuracy", 0.95)
-'''

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import load_report
+from .helpers import load_report
 
 DELIVERY_TESTS = '''
 import os

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_mlgate.markers import GATES
 
-from .conftest import ALL_GATES, load_report
+from .helpers import ALL_GATES, load_report
 
 
 def test_all_gates_pass_prints_tables_and_exits_zero(pytester: pytest.Pytester, run, mode: str) -> None:

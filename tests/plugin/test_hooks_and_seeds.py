@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import ALL_GATES, load_report
+from .helpers import ALL_GATES, load_report
 
 HOOK_CONFTEST = '''
 import json, os

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ..browser import chromium, looks_blank, open_page
-from .conftest import load_report
+from .helpers import load_report
 
 # A classifier with slices (accuracy fails its threshold), a regressor, a latency budget, and a
 # drift check that fails: every kind of plot, and failures of three kinds.

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from pytest_mlgate.baseline import load_baseline
 
-from .conftest import load_report
+from .helpers import load_report
 
 
 def _metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:

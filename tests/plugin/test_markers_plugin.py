@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import load_report
+from .helpers import load_report
 
 
 def test_markers_are_registered_with_descriptions(pytester: pytest.Pytester) -> None:
@@ -220,7 +220,7 @@ def test_gate_paths_assign_gates_by_directory(pytester: pytest.Pytester, run) ->
     )
     result = run("--mlgate", "--mlgate-report", "r.json")
     assert result.ret == 0, result.stdout.str()
-    from .conftest import load_report
+    from .helpers import load_report
 
     report = load_report(pytester.path / "r.json")
     gates = {t["nodeid"].rsplit("::", 1)[-1]: t["gate"] for t in report["tests"]}

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_mlgate.perf.contention import BUSY_SHARE
 
-from .conftest import load_report
+from .helpers import load_report
 
 PERF_TESTS = '''
 import time
@@ -41,7 +41,6 @@ def test_benchmark_readings_budgets_and_errors(pytester: pytest.Pytester, run, m
     pytester.makepyfile(test_perf=PERF_TESTS)
     result = run("--mlgate", "-o", "mlgate_required_gates=performance", "--mlgate-report", "r.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines_random([
         "*latency_p50_ms * <= 0.001: threshold not met*",
         "*ZeroDivisionError: inside the model*",
@@ -50,7 +49,10 @@ def test_benchmark_readings_budgets_and_errors(pytester: pytest.Pytester, run, m
     blown = next(t for t in report["tests"] if t["nodeid"].endswith("test_blown_budget"))
     p50 = next(m for m in blown["metrics"] if m["name"] == "latency_p50_ms")
     # A 2 ms sleep takes at least 2 ms; a busy machine makes it longer, never shorter.
-    assert p50["value"] >= 1.9 and p50["threshold_verdict"] == "fail"
+    assert p50["value"] >= 1.9
+    # On a busy machine a blown budget is inconclusive (and passes by default, with a warning).
+    busy_blown = p50["info"]["cpu_contention"] > BUSY_SHARE
+    assert p50["threshold_verdict"] == ("inconclusive" if busy_blown else "fail")
     speed = next(t for t in report["tests"] if t["nodeid"].endswith("test_speed"))
     names = {m["name"] for m in speed["metrics"]}
     assert {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "latency_max_ms",
@@ -60,6 +62,9 @@ def test_benchmark_readings_budgets_and_errors(pytester: pytest.Pytester, run, m
     # marked shared when other xdist workers ran, or when other processes held the CPUs
     busy = p95["info"]["cpu_contention"] > BUSY_SHARE
     assert bool(p95["info"].get("shared_cpu")) == (mode == "xdist" or busy)
+    outcomes = {t["nodeid"].rsplit("::", 1)[-1]: t["outcome"] for t in report["tests"]}
+    assert outcomes == {"test_speed": "passed", "test_function_error_is_its_own": "failed",
+                        "test_blown_budget": "passed" if busy_blown else "failed"}
 
 
 @pytest.mark.serial  # a real slowdown reads as FAIL on an idle machine: run it alone
@@ -172,3 +177,56 @@ def test_busy(mlgate):
     assert p50["info"]["cpu_contention"] > 0.2
     assert p50["comparison"]["verdict"] == "inconclusive"
     assert "other processes used" in p50["comparison"]["reason"]
+
+
+def test_budget_blown_under_cpu_contention_is_inconclusive(pytester: pytest.Pytester) -> None:
+    """A latency budget blown while other processes held the CPUs cannot be told from the
+    neighbour: INCONCLUSIVE, passing by default with a warning, failing with
+    mlgate_inconclusive = fail; a memory budget is not excused by a busy CPU."""
+    import os
+    import subprocess
+    import sys
+
+    pytester.makepyfile(test_perf='''
+import time, pytest
+
+def work(ms):
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
+
+@pytest.mark.performance(latency_p50_ms="<= 0.001")
+def test_blown(mlgate):
+    mlgate.benchmark(work, 2, max_time=0.3, min_rounds=20)
+
+@pytest.mark.performance(peak_memory_mb="<= 0.000001")
+def test_memory(mlgate):
+    mlgate.benchmark(lambda: bytearray(10_000_000), max_time=0.3, min_rounds=5)
+''')
+    args = ("--mlgate", "-o", "mlgate_required_gates=performance", "-p", "no:hypothesispytest",
+            "--mlgate-report", "r.json")
+    spin = "import time\nend = time.time() + 60\nwhile time.time() < end:\n    pass\n"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 1)]
+    try:
+        lenient = pytester.runpytest_subprocess(*args)
+        lenient_report = load_report(pytester.path / "r.json")
+        strict = pytester.runpytest_subprocess(*args, "-o", "mlgate_inconclusive=fail")
+        strict_report = load_report(pytester.path / "r.json")
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    for report, result, policy in ((lenient_report, lenient, "pass"), (strict_report, strict, "fail")):
+        tests = {t["nodeid"].rsplit("::", 1)[-1]: t for t in report["tests"]}
+        p50 = next(m for m in tests["test_blown"]["metrics"] if m["name"] == "latency_p50_ms")
+        memory = next(m for m in tests["test_memory"]["metrics"] if m["name"] == "peak_memory_mb")
+        assert memory["threshold_verdict"] == "fail" and tests["test_memory"]["outcome"] == "failed"
+        if p50["info"]["cpu_contention"] <= BUSY_SHARE:
+            # The spinners did not show in the reading (the scheduler kept them away): the
+            # budget is judged as on a quiet machine.
+            assert p50["threshold_verdict"] == "fail"
+            continue
+        assert p50["threshold_verdict"] == "inconclusive" and p50["verdict"] == "inconclusive"
+        assert tests["test_blown"]["outcome"] == ("passed" if policy == "pass" else "failed")
+        result.stdout.fnmatch_lines(["*latency_p50_ms * <= 0.001: threshold not met, but other "
+                                     "processes used *% of the CPUs while timing*"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ALL_GATES, load_report
+from .helpers import ALL_GATES, load_report
 
 KEYS = {"path", "loaded", "updated", "status", "message"}
 

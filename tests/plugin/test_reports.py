@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import ALL_GATES, load_report
+from .helpers import ALL_GATES, load_report
 
 
 def test_json_report_schema(pytester: pytest.Pytester, run, mode: str) -> None:

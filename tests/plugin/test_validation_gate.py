@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import load_report
+from .helpers import load_report
 
 MODEL_TESTS = '''
 import os

@@ -56,7 +56,7 @@ def test_output_to_a_pipe_read_to_the_end_is_unchanged(tmp_path: Path) -> None:
 
 @pytest.fixture
 def drift_inputs(tmp_path: Path) -> tuple[Path, Path]:
-    from pytest_mlgate.data import profile
+    from pytest_mlgate.profiles import profile
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=300), "y": rng.normal(size=300)})

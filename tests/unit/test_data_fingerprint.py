@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes
 
-from pytest_mlgate import data as data_mod
-from pytest_mlgate.data import fingerprint
+from pytest_mlgate import fingerprints as data_mod
 from pytest_mlgate.errors import DataError
+from pytest_mlgate.fingerprints import fingerprint
 
 
 def fixed_frame() -> pd.DataFrame:
@@ -29,7 +29,7 @@ def fixed_frame() -> pd.DataFrame:
 
 
 # Computed once with pandas 3.1 / numpy 2.4. If a pandas or numpy upgrade changes it, stored
-# fingerprints in baselines and manifests would stop matching: that is a bug in data.py.
+# fingerprints in baselines and manifests would stop matching: that is a bug in fingerprints.py.
 KNOWN = "sha256:2849876d174ae1e5e8efb9ed618647e80e7770fb24a7db62b6c3517220694352"
 
 

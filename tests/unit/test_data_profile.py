@@ -10,8 +10,9 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
 from pytest_mlgate import profile as lazy_profile
-from pytest_mlgate.data import Profile, fingerprint, profile
 from pytest_mlgate.errors import DataError
+from pytest_mlgate.fingerprints import fingerprint
+from pytest_mlgate.profiles import Profile, profile
 
 
 def iris_frame() -> pd.DataFrame:

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pytest_mlgate.data import EFFECT_ERROR_TARGET, Profile, profile
 from pytest_mlgate.errors import DataError
+from pytest_mlgate.profiles import EFFECT_ERROR_TARGET, Profile, profile
 from pytest_mlgate.stats.drift import check_drift
 
 GENERATORS = {

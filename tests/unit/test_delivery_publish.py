@@ -87,7 +87,7 @@ def test_artefact_holds_everything_the_layout_promises(staged: StagedCandidate,
     assert "roc_auc" in readme and "[0.982, 0.997]" in readme and "ml-team" in readme
     assert "abc123" in readme
     profile = json.loads((pub.path / "profile.json").read_text())
-    from pytest_mlgate.data import Profile
+    from pytest_mlgate.profiles import Profile
 
     assert Profile.from_json(profile).n_rows == 400
 

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
-from pytest_mlgate.data import profile
 from pytest_mlgate.errors import DriftError
+from pytest_mlgate.profiles import profile
 from pytest_mlgate.stats.drift import check_drift
 
 

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from pytest_mlgate.cli import main
-from pytest_mlgate.data import profile
+from pytest_mlgate.profiles import profile
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pytest_mlgate.markers import (
     parse_threshold,
     spec_from_marker,
 )
-from pytest_mlgate.recorder import check_metric_value
+from pytest_mlgate.measurement import check_metric_value
 
 # -- the one rule: [blanks] [op] [blanks] number [blanks]; blanks are spaces and tabs --------------
 

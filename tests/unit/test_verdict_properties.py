@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from pytest_mlgate.markers import Threshold
 from pytest_mlgate.measurement import Measurement
 from pytest_mlgate.perf import compare_performance
-from pytest_mlgate.recorder import _threshold_verdict
 from pytest_mlgate.stats.compare import compare
 from pytest_mlgate.stats.evaluation import evaluate
 from pytest_mlgate.stats.slices import below_threshold_p, slice_threshold_verdicts
+from pytest_mlgate.verdicts import threshold_verdict
 
 PROPS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -112,7 +112,7 @@ def test_threshold_far_from_the_value_gets_the_verdict_of_construction(
         gap = max(0.3, 3.0 * (overall.high - overall.low))
         for side, expected in ((-1.0, op in (">=", ">")), (+1.0, op in ("<=", "<"))):
             t = Threshold(metric, op, value + side * gap)
-            verdict, _ = _threshold_verdict(t, result.get(metric), "point")
+            verdict, _ = threshold_verdict(t, result.get(metric), "point")
             assert verdict == ("pass" if expected else "fail")
             # Every slice is on the same side of the threshold: slices agree, and a slice that
             # clears it never fails; one that misses it by this much fails (Holm included).
@@ -132,14 +132,14 @@ def test_mirrored_operator_on_the_negated_metric_keeps_every_verdict_and_complem
     m = Measurement("x", value, value - half, value + half, 0.95, 100)
     neg = Measurement("x", -value, -value - half, -value + half, 0.95, 100)
     t, t_neg = Threshold("x", op, threshold), Threshold("x", MIRROR[op], -threshold)
-    assert _threshold_verdict(t, m, "point")[0] == _threshold_verdict(t_neg, neg, "point")[0]
-    assert _threshold_verdict(t, m, "confident")[0] == _threshold_verdict(
+    assert threshold_verdict(t, m, "point")[0] == threshold_verdict(t_neg, neg, "point")[0]
+    assert threshold_verdict(t, m, "confident")[0] == threshold_verdict(
         t_neg, neg, "confident")[0]
     assert below_threshold_p(m, op, threshold) == pytest.approx(
         below_threshold_p(neg, MIRROR[op], -threshold), abs=1e-12)
     if value != threshold:
-        flipped = _threshold_verdict(Threshold("x", COMPLEMENT[op], threshold), m, "point")[0]
-        assert flipped != _threshold_verdict(t, m, "point")[0]
+        flipped = threshold_verdict(Threshold("x", COMPLEMENT[op], threshold), m, "point")[0]
+        assert flipped != threshold_verdict(t, m, "point")[0]
 
 
 # ---- comparisons with a baseline ----------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The ``mlgate`` command. Each subcommand lives with the code it drives; this module only wires
-them into one argument parser and turns user mistakes into a message and exit status 2."""
+"""The ``mlgate`` command. Each module of this package registers the subcommands of one area
+(``delivery``: the registry and artefacts, ``baseline``, ``drift``); this one only wires them
+into one argument parser and turns user mistakes into a message and exit status 2."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from pytest_mlgate.errors import MlgateError
 # Modules that provide ``register(subparsers)``; each registered parser sets ``func`` to a
 # callable taking the parsed arguments and returning the exit status.
 COMMAND_MODULES: tuple[str, ...] = (
-    "pytest_mlgate.delivery.commands",
-    "pytest_mlgate.baseline_commands",
-    "pytest_mlgate.monitor",
+    "pytest_mlgate.cli.delivery",
+    "pytest_mlgate.cli.baseline",
+    "pytest_mlgate.cli.drift",
     "pytest_mlgate.report.command",
 )
 
@@ -77,7 +78,3 @@ def _main(argv: Sequence[str] | None) -> int:
     except MlgateError as exc:
         print(f"mlgate: error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pytest_mlgate.baseline import DEFAULT_PATH, Baseline, BaselineEntry, load_baseline
+from pytest_mlgate.baseline import Baseline, BaselineEntry, load_baseline
+from pytest_mlgate.defaults import DEFAULT_BASELINE
 from pytest_mlgate.errors import BaselineError
 from pytest_mlgate.report.tables import fmt, fmt_interval, render
 
@@ -17,7 +18,7 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
     show = sub.add_parser("show", help="print the metrics stored in a baseline")
     show.add_argument(
-        "path", nargs="?", default=DEFAULT_PATH, help=f"baseline file (default {DEFAULT_PATH})"
+        "path", nargs="?", default=DEFAULT_BASELINE, help=f"baseline file (default {DEFAULT_BASELINE})"
     )
     show.add_argument("--markdown", action="store_true", help="print a Markdown table")
     show.set_defaults(func=_show)

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_mlgate.delivery.artifact import PROFILE_FILE
 from pytest_mlgate.errors import ConfigError, DriftError, MlgateError
-
-PROFILE_FILE = "profile.json"
 
 
 def register(subparsers: Any) -> None:
@@ -89,7 +88,7 @@ def _read_bytes(path: Path) -> bytes:
 
 def _parse_profile(path: Path, data: bytes) -> Any:
     """A Profile from the bytes of ``path``; DriftError naming the file for anything else."""
-    from pytest_mlgate.data import Profile
+    from pytest_mlgate.profiles import Profile
     from pytest_mlgate.strict_json import loads as loads_strict
 
     fix = ("write it with pytest_mlgate.profile(frame).to_json(), or re-publish the artefact with "

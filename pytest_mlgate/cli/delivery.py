@@ -12,8 +12,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_mlgate.defaults import DEFAULT_REGISTRY
 from pytest_mlgate.delivery.registry import (
-    DEFAULT_REGISTRY,
     LocalRegistry,
     Located,
     locate_ref,

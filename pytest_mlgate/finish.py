@@ -1,0 +1,219 @@
+"""The end of a gate-mode run, once the controller has decided: the verdict hook, delivery, the
+baseline update and the reports, in that order. Plain Python: what it needs from pytest (the
+hooks, the root directory) is handed in.
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_mlgate import __version__
+from pytest_mlgate.results import RunResult
+from pytest_mlgate.settings import Settings
+
+# pytest.ExitCode.OK and TESTS_FAILED, without importing pytest.
+EXIT_OK, EXIT_TESTS_FAILED = 0, 1
+
+
+def finish_run(result: RunResult, settings: Settings, *, exitstatus: int, candidates: list[dict[str, Any]],
+               baseline_loaded: bool, rootpath: Path, collect_only: bool,
+               verdict_hook: Callable[[RunResult], None],
+               deploy_hook: Callable[[Any], None] | None) -> int:
+    """Notify, deliver, update the baseline, write reports. Returns the run's exit status.
+
+    Reports are written whatever happens before them (a failing run is when they matter most).
+    """
+    status = exitstatus
+    loaded = baseline_loaded
+    result.baseline = baseline_info(settings.baseline, loaded, "not_requested")
+    try:
+        if settings.gate_mode and not collect_only:
+            try:
+                verdict_hook(result)
+            except Exception as exc:  # a team's notification hook must not hide the verdict
+                result.failures.append(f"pytest_mlgate_verdict hook raised {type(exc).__name__}: {exc}")
+            # Deliver first: the baseline moves forward only when what it describes shipped.
+            if settings.deliver:
+                result.delivery = deliver(settings, result, candidates, deploy_hook)
+            if settings.update_baseline:
+                if result.delivery is not None and result.delivery.get("status") == "failed":
+                    result.baseline = baseline_info(settings.baseline, loaded, "refused",
+                                                    "not updated: delivery did not succeed")
+                else:
+                    # A skipped delivery has the reasons update_baseline refuses for too.
+                    info = update_baseline(settings, result, rootpath)
+                    result.baseline = baseline_info(
+                        settings.baseline, loaded, str(info.get("status", "failed")),
+                        str(info.get("message", "")), updated=bool(info.get("updated")))
+    finally:
+        write_reports(settings, result)
+    if collect_only:
+        return int(status)
+    failed = bool(result.failures) or (result.delivery is not None and result.delivery.get("status") == "failed") \
+        or (result.baseline.get("status") == "failed")
+    if settings.gate_mode and failed and status == EXIT_OK:
+        status = EXIT_TESTS_FAILED
+    return int(status)
+
+
+BASELINE_STATUSES = ("not_requested", "written", "refused", "failed")
+
+
+def baseline_info(path: Any, loaded: bool, status: str, message: str = "", *,
+                  updated: bool = False) -> dict[str, Any]:
+    """The report's ``baseline`` object: the same keys on every run (docs/reports.md)."""
+    assert status in BASELINE_STATUSES, status
+    return {"path": str(path), "loaded": loaded, "updated": updated, "status": status,
+            "message": message}
+
+
+def write_reports(settings: Settings, result: RunResult) -> None:
+    summary = os.environ.get("GITHUB_STEP_SUMMARY") if settings.gate_mode else None
+    if settings.report is None and settings.markdown is None and settings.html is None and not summary:
+        return
+    from pytest_mlgate.atomic import write_json, write_text
+    from pytest_mlgate.report.render import render_markdown
+
+    report = result.to_json()
+    markdown = render_markdown(report) if settings.markdown is not None or summary else ""
+    for path, is_json in ((settings.report, True), (settings.markdown, False)):
+        if path is None:
+            continue
+        try:
+            if is_json:
+                write_json(path, report)
+            else:
+                write_text(path, markdown)
+        except OSError as exc:
+            result.failures.append(f"could not write the report {path}: {exc.strerror or exc}")
+    if settings.html is not None:
+        from pytest_mlgate.errors import MlgateError
+        from pytest_mlgate.report.html import write_html
+
+        try:
+            write_html(settings.html, report)
+        except (OSError, MlgateError) as exc:
+            why = exc.strerror or exc if isinstance(exc, OSError) else exc
+            result.failures.append(f"could not write the HTML report {settings.html}: {why}")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(markdown)
+        except OSError as exc:
+            result.failures.append(f"could not append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror or exc}")
+
+
+def update_baseline(settings: Settings, result: RunResult, rootpath: Path) -> dict[str, Any]:
+    """Write the baseline from this run, or say why not. Never writes from a failing run."""
+    path = settings.baseline
+    info: dict[str, Any] = {"path": str(path), "updated": False}
+    if not result.passed:
+        info.update(status="refused", message=f"not updated: gates failed ({'; '.join(result.failures)})")
+        return info
+    if not result.complete:
+        info.update(status="refused",
+                    message=f"not updated: the run was incomplete ({'; '.join(result.incomplete_reasons)})")
+        return info
+    if result.tests_failed:
+        info.update(status="refused", message="not updated: some tests failed or errored")
+        return info
+    from pytest_mlgate.baseline import BaselineEntry, read_samples, write_baseline
+    from pytest_mlgate.measurement import Measurement
+    from pytest_mlgate.provenance import git_info, machine_info
+
+    entries: list[BaselineEntry] = []
+    samples: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for t in result.tests:
+        if t.outcome != "passed":  # skipped, xfailed, xpassed: what it measured is no reference
+            continue
+        rec = t.record or {}
+        key = rec.get("key", t.nodeid)
+        staged = read_samples(rec["samples_file"]) if rec.get("samples_file") else {}
+        for m in rec.get("metrics", []):
+            if isinstance(m["value"], str):  # NaN or infinite: never a reference
+                continue
+            entries.append(BaselineEntry.of(key, Measurement.from_json(m)))
+            if m["name"] in staged:
+                samples[(key, m["name"])] = staged[m["name"]]
+    try:
+        write_baseline(path, entries, samples, plugin_version=__version__,
+                       git=git_info(rootpath), machine=machine_info())
+    except Exception as exc:
+        info.update(status="failed", message=f"could not write {path}: {exc}")
+        return info
+    info.update(status="written", updated=True,
+                message=f"wrote {len(entries)} metric(s) to {path}")
+    return info
+
+
+def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, Any]],
+            deploy_hook: Callable[[Any], None] | None) -> dict[str, Any]:
+    """Publish every candidate, run the deploy steps, then move the requested aliases, when
+    (and only when) the run allows. See delivery/pipeline.py for the order."""
+    why = []
+    if not result.complete:
+        why.append("the run was incomplete (" + "; ".join(result.incomplete_reasons) + ")")
+    if not result.passed:
+        why.append("gates failed (" + "; ".join(result.failures) + ")")
+    if result.tests_failed:
+        why.append("some tests failed or errored")
+    if why:
+        return {"status": "skipped", "message": "nothing delivered: " + "; ".join(why), "artifacts": []}
+    if not any(g.passed for g in result.gates.values()):
+        return {"status": "failed", "artifacts": [],
+                "message": "nothing delivered: no gated test passed, so the model passed no gate "
+                           f"(required gates: {', '.join(settings.required_gates) or 'none'}). Mark "
+                           "the tests with a gate (@pytest.mark.validation, ...) and keep "
+                           "mlgate_required_gates non-empty"}
+    if not candidates:
+        return {"status": "failed", "artifacts": [],
+                "message": "nothing delivered: --mlgate-deliver was given but no test called "
+                           "mlgate.candidate(model, name=...)"}
+    by_name: dict[str, dict[str, Any]] = {}
+    for c in candidates:
+        seen = by_name.get(c["name"])
+        if seen is not None and seen["content_hash"] != c["content_hash"]:
+            return {"status": "failed", "artifacts": [],
+                    "message": f"nothing delivered: candidate {c['name']!r} was registered twice with "
+                               f"different models; register one model per name"}
+        by_name[c["name"]] = c
+    from pytest_mlgate.delivery.deploy import parse_deploy_targets
+    from pytest_mlgate.delivery.pipeline import DeployHook, deliver_candidate
+    from pytest_mlgate.delivery.registry import LocalRegistry
+    from pytest_mlgate.delivery.signing import load_signing_key
+    from pytest_mlgate.delivery.staging import StagedCandidate
+    from pytest_mlgate.errors import MlgateError
+
+    artifacts: list[dict[str, Any]] = []
+    run_report = result.to_json(counted_only=True)
+    hooks: list[DeployHook] = []
+    if deploy_hook is not None:
+        hooks.append(("hook pytest_mlgate_deploy", deploy_hook))
+    try:
+        targets = [
+            # "{python}" is the interpreter running pytest, so a deploy script sees the same packages.
+            dataclasses.replace(t, argv=tuple(sys.executable if a == "{python}" else a for a in t.argv))
+            for t in parse_deploy_targets(settings.deploy, default_timeout=settings.deploy_timeout)
+        ]
+        key = load_signing_key(settings.signing_key) if settings.signing_key else None
+        registry = LocalRegistry(settings.registry)
+        for c in by_name.values():
+            entry, failure = deliver_candidate(registry, StagedCandidate.from_json(c), run_report,
+                                               targets=targets, hooks=hooks, aliases=settings.aliases,
+                                               signing_key=key)
+            artifacts.append(entry)
+            if failure is not None:
+                return {"status": "failed", "artifacts": artifacts, "message": f"delivery failed: {failure}"}
+    except MlgateError as exc:
+        done = "; ".join(f"{a['name']} v{a['version']} was delivered" for a in artifacts)
+        return {"status": "failed", "artifacts": artifacts,
+                "message": f"delivery failed: {exc}" + (f" ({done})" if done else "")}
+    names = ", ".join(f"{a['name']} v{a['version']}" for a in artifacts)
+    return {"status": "delivered", "artifacts": artifacts, "message": f"published {names} to {settings.registry}"}

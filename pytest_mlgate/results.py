@@ -1,0 +1,140 @@
+"""What a gate-mode run decided: each test as the controller saw it, each gate's verdict, and
+the run as a whole, with the JSON report built from them at the edge (``RunResult.to_json``).
+
+PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from pytest_mlgate import __version__
+
+REPORT_SCHEMA = "pytest-mlgate/report"
+REPORT_SCHEMA_VERSION = 1
+
+
+class TestEntry:
+    """One test as the controller saw it. A plain class: one is made per gated test."""
+
+    __slots__ = ("duration_s", "ended", "gate", "message", "nodeid", "outcome", "record", "reruns")
+
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+        self.gate: str | None = None
+        self.reruns = 0
+        self._start()
+
+    def _start(self) -> None:
+        self.outcome = "not_run"  # passed, failed, error, skipped, xfailed, xpassed, not_run
+        self.duration_s = 0.0
+        self.record: dict[str, Any] | None = None
+        self.message = ""
+        self.ended = False  # its teardown (or crash) was reported
+
+    def rerun(self) -> None:
+        """The test is being run again (pytest-rerunfailures): only the final attempt counts."""
+        self.reruns += 1
+        self._start()
+
+    def to_json(self) -> dict[str, Any]:
+        record = self.record or {}
+        return {
+            "nodeid": self.nodeid,
+            "gate": self.gate,
+            "key": record.get("key", self.nodeid),
+            "seed": record.get("seed"),
+            "outcome": self.outcome,
+            "reruns": self.reruns,
+            "duration_s": round(self.duration_s, 6),
+            "message": self.message,
+            "metrics": record.get("metrics", []),
+            "fingerprints": record.get("fingerprints", {}),
+            "series": record.get("series"),
+        }
+
+
+class GateResult(NamedTuple):
+    gate: str
+    required: bool
+    passed: int
+    failed: int
+    errored: int
+    skipped: int
+    verdict: str  # "pass", "fail", "empty" (not required, no test ran), "not_run" (see decide)
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "required": self.required, "passed": self.passed, "failed": self.failed,
+            "errored": self.errored, "skipped": self.skipped, "verdict": self.verdict,
+            "reason": self.reason,
+        }
+
+
+class RunResult:
+    """What a gate-mode run decided. ``passed`` is True when every gate passed.
+
+    Delivery and the baseline update fill in ``delivery`` and ``baseline`` afterwards."""
+
+    def __init__(self, *, complete: bool, incomplete_reasons: list[str], gates: dict[str, GateResult],
+                 tests: list[TestEntry], run: dict[str, Any], failures: list[str],
+                 ungated_failures: int = 0, rootpath: str = ".") -> None:
+        self.complete = complete
+        self.incomplete_reasons = incomplete_reasons
+        self.gates = gates
+        self.tests = tests
+        self.run = run
+        self.failures = failures
+        self.baseline: dict[str, Any] = {}
+        self.delivery: dict[str, Any] | None = None
+        self.ungated_failures = ungated_failures
+        self.rootpath = rootpath
+        self._provenance: dict[str, Any] | None = None
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Git and machine info of the run, read on first use (a git call and a psutil import
+        that a run writing no report does not need)."""
+        if self._provenance is None:
+            from pytest_mlgate.provenance import git_info, machine_info
+
+            self._provenance = {"git": git_info(self.rootpath), "machine": machine_info()}
+        return self._provenance
+
+    @property
+    def passed(self) -> bool:
+        """Every gate passed (and nothing else, such as a crashed worker, failed the gates)."""
+        return not self.failures
+
+    @property
+    def tests_failed(self) -> bool:
+        """Whether any test of the run failed or errored, gated or not (the report's
+        ``tests_failed``; ``GateResult.errored`` is a gate's count of errored tests)."""
+        return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
+
+    def to_json(self, provenance: bool = True, metrics_only: bool = False,
+                counted_only: bool = False) -> dict[str, Any]:
+        """The JSON report's content; ``provenance=False`` leaves out git and machine info,
+        ``metrics_only=True`` the tests that recorded no metric (what the terminal shows),
+        ``counted_only=True`` the metrics of tests that did not plainly pass (an artefact's)."""
+        tests = [t.to_json() for t in self.tests
+                 if (t.gate is not None and not metrics_only) or (t.record and t.record.get("metrics"))]
+        if counted_only:
+            for t in tests:
+                if t["outcome"] != "passed":
+                    t["metrics"] = []
+        return {
+            "schema": REPORT_SCHEMA,
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "plugin_version": __version__,
+            "verdict": "pass" if self.passed else "fail",
+            "tests_failed": self.tests_failed,
+            "run": {**self.run, **(self.provenance if provenance else {}), "complete": self.complete,
+                    "incomplete_reasons": list(self.incomplete_reasons)},
+            "failures": list(self.failures),
+            "gates": {g: r.to_json() for g, r in self.gates.items()},
+            "tests": tests,
+            "baseline": dict(self.baseline),
+            "delivery": self.delivery,
+        }
