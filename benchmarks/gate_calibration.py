@@ -1,6 +1,6 @@
 """Soundness of every verdict path by simulation: false alarms under no change, power under a real one.
 
-For each metric (accuracy, roc_auc, f1, r2, rmse, log_loss) and each statistical verdict path:
+For each metric (accuracy, roc_auc, f1, r2, rmse, mae, log_loss) and each statistical verdict path:
 
 - regression: the current model against its baseline on the same rows (paired, as the gate does
   with per-row data in the baseline): no real change must FAIL at most alpha + 0.01 of the runs;
@@ -43,7 +43,7 @@ N_BOOT_METRIC = 1000  # mlgate_bootstrap default
 N_ROWS = 600  # rows of a whole evaluation set
 N_SLICE = 300  # rows per slice, three slices
 SLICES = 3
-METRICS = ("accuracy", "roc_auc", "f1", "r2", "rmse", "log_loss")
+METRICS = ("accuracy", "roc_auc", "f1", "r2", "rmse", "mae", "log_loss")
 
 Samples = dict[str, np.ndarray]
 
@@ -85,7 +85,7 @@ def simulate(metric: str, rng: np.random.Generator, n: int, drop: float,
         s_ref = signal + sep * y + 0.7 * rng.normal(size=n)
         s_cur = signal + (sep - drop) * y + 0.7 * rng.normal(size=n)
         return {"y_true": y, "score": s_ref}, {"y_true": y, "score": s_cur}
-    if metric in ("r2", "rmse"):
+    if metric in ("r2", "rmse", "mae"):
         y = rng.normal(0.0, 2.0, n)
         sigma = 1.0 + level
         shared = rng.normal(size=n)
@@ -131,6 +131,8 @@ def true_value(metric: str, level: float) -> float:
         return float(norm.cdf((1.2 - level) / math.sqrt(2 * 1.49)))
     if metric == "rmse":
         return 1.0 + level
+    if metric == "mae":
+        return (1.0 + level) * math.sqrt(2.0 / math.pi)
     if metric == "r2":
         return 1.0 - (1.0 + level) ** 2 / 4.0
     rng = np.random.default_rng(12345)
@@ -204,6 +206,7 @@ CHANGES = {
     "f1": (0.04, "4 points more wrong rows"),
     "r2": (0.25, "error SD x1.25"),
     "rmse": (0.25, "error SD x1.25"),
+    "mae": (0.25, "error SD x1.25"),
     "log_loss": (0.6, "logit noise SD 0.5 -> 1.1"),
 }
 
@@ -255,15 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     print(f"gate calibration: alpha={ALPHA}, runs per row={runs}, rows: whole set {N_ROWS}, "
           f"slices {SLICES} x {N_SLICE}; bootstrap {N_BOOT_METRIC} (metric), 2000 (comparison)")
-    if args.jobs > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(scenario, tasks))
-    else:
-        results = [scenario(t) for t in tasks]
     ok = True
     header = f"  {'metric':9s} {'path':19s} {'case':40s} {'FAIL rate':>16s}  {'goal':10s} status"
     print(header)
-    print("  " + "-" * (len(header) - 2))
+    print("  " + "-" * (len(header) - 2), flush=True)
+    pool = ProcessPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else None
+    # Rows are printed as they finish (in table order), so a long run shows its progress.
+    results = pool.map(scenario, tasks) if pool is not None else map(scenario, tasks)
     for metric, path, real, rate, se, _ in results:
         if real:
             case, goal, good = f"real change: {CHANGES[metric][1]}", "(power)", True
@@ -272,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
             goal, good = f"<= {ALPHA + 0.01:.2f}", rate <= ALPHA + 0.01
         ok &= good
         print(f"  {metric:9s} {path:19s} {case:40s} {rate:7.4f} +- {se:.4f}  {goal:10s} "
-              f"{'ok' if good else 'MISSED'}")
+              f"{'ok' if good else 'MISSED'}", flush=True)
+    if pool is not None:
+        pool.shutdown()
     print(f"elapsed {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
 

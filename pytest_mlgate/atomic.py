@@ -18,11 +18,14 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 StrPath = str | os.PathLike[str]
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 # fsync of a directory is not supported everywhere; these mean "not supported", not "failed".
 _DIR_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF, errno.EISDIR}
@@ -105,17 +108,27 @@ class UndoFailed(OSError):
     record is in the file is not known."""
 
 
-def append_line(path: StrPath, line: bytes) -> None:
+def append_line(path: StrPath, line: bytes, *,
+                keep_tail: Callable[[bytes], bool] | None = None) -> None:
     """Append one newline-terminated record to ``path`` and fsync it, or raise OSError with the
-    file as it was (UndoFailed when that could not be restored). A record torn by an earlier
-    crash (no newline at the end) is cut off first: it was never complete, and this one must
-    start on its own line. Callers serialize appends with a lock."""
-    fd = os.open(os.fspath(path), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    file as it was (UndoFailed when that could not be restored). A last line without its
+    newline is completed with one when ``keep_tail`` says it is a whole record (an editor
+    dropped the newline); otherwise it is a record torn by an earlier crash and is cut off: it
+    was never complete, and this one must start on its own line. ``path`` is never followed
+    when it is a link (ELOOP). Callers serialize appends with a lock."""
+    fd = os.open(os.fspath(path), os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
         start = os.fstat(fd).st_size
         if start and _byte_at(fd, start - 1) != b"\n":
-            start = _last_line_end(fd, start)
-            os.ftruncate(fd, start)
+            end = _last_line_end(fd, start)
+            if keep_tail is not None and keep_tail(_read_at(fd, end, start - end)):
+                write_all(fd, b"\n", path)
+                start += 1
+            else:
+                start = end
+                os.ftruncate(fd, start)
         try:
             write_all(fd, line, path)
             fsync(fd, path)
@@ -129,6 +142,15 @@ def append_line(path: StrPath, line: bytes) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _read_at(fd: int, offset: int, size: int) -> bytes:
+    os.lseek(fd, offset, os.SEEK_SET)
+    chunks = []
+    while size > 0 and (chunk := os.read(fd, min(size, 1 << 20))):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def _last_line_end(fd: int, size: int) -> int:

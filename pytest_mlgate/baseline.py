@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import io
 import json
 import math
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -191,9 +193,14 @@ def _entry(test_key: str, metric: str, d: Any) -> tuple[BaselineEntry, list[str]
     fields = d.get("samples") or []
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise ValueError(f"samples is {fields!r:.60}, not a list of names")
+    low, high, level = _number(d, "low"), _number(d, "high"), _number(d, "level")
+    if level is not None and not 0 < level < 1:
+        raise ValueError(f"level is {level:g}, not a confidence level between 0 and 1")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"its interval is [{low:g}, {high:g}]: low is above high")
     entry = BaselineEntry(
-        test_key=test_key, metric=metric, value=value, low=_number(d, "low"),
-        high=_number(d, "high"), level=_number(d, "level"), n=n, method=d.get("method"),
+        test_key=test_key, metric=metric, value=value, low=low,
+        high=high, level=level, n=n, method=d.get("method"),
         fingerprint=d.get("fingerprint"), info=dict(info or {}))
     return entry, list(fields)
 
@@ -243,9 +250,38 @@ _READ_ATTEMPTS = 5
 _SIDE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,200}\Z")
 
 
+_MAX_JSON_BYTES = 1 << 28  # 256 MiB: far above any baseline
+_MAX_SIDE_BYTES = 1 << 34  # 16 GiB of samples
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path``; OSError for anything else (a FIFO, a device
+    such as /dev/zero, a directory) and for a file larger than ``limit`` bytes, so a read never
+    hangs or fills memory."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file (a device, FIFO or directory)",
+                          str(path))
+        if st.st_size > limit:
+            raise OSError(errno.EFBIG, f"it is larger than {limit} bytes", str(path))
+        chunks = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 24))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            raise OSError(errno.EFBIG, f"it is larger than {limit} bytes", str(path))
+        return data
+    finally:
+        os.close(fd)
+
+
 def _read_json(p: Path) -> dict[str, Any]:
     try:
-        data = strict_json.loads(p.read_bytes())
+        data = strict_json.loads(_read_regular(p, _MAX_JSON_BYTES))
     except OSError as exc:
         raise BaselineError(f"baseline {p} cannot be read ({exc.strerror or exc}); {_FIX}") from exc
     except (ValueError, RecursionError) as exc:
@@ -277,7 +313,7 @@ def _read_side(p: Path, side: Path, sha: str) -> dict[str, NDArray[Any]] | None:
     actual = ""
     for candidate in (side, _next_path(side), side):
         try:
-            raw = candidate.read_bytes()
+            raw = _read_regular(candidate, _MAX_SIDE_BYTES)
         except FileNotFoundError:
             continue
         except OSError as exc:

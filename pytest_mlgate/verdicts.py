@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 
 class MlgateInconclusiveWarning(UserWarning):
-    """A regression verdict was inconclusive and the policy let the test pass."""
+    """A verdict was inconclusive (a regression, or a timing budget on a busy machine) and the
+    policy let the test pass."""
 
 
 class MlgateBaselineWarning(UserWarning):
@@ -48,6 +49,17 @@ def threshold_verdict(t: Threshold, m: Measurement, policy: str) -> tuple[str, s
                 f"(mlgate_threshold_policy = confident)"
             )
     return "pass", None
+
+
+def _busy_share(m: Measurement) -> float | None:
+    """The share of the CPUs other processes used while a timing reading was taken, when it was
+    above the busy share; None for other readings, a quiet machine or a NaN."""
+    from pytest_mlgate.perf.contention import BUSY_SHARE
+
+    if math.isnan(m.value) or not (m.name.startswith("latency_") or m.name == "throughput_rps"):
+        return None
+    share = float(m.info.get("cpu_contention") or 0.0)
+    return share if share > BUSY_SHARE else None
 
 
 def _f(x: float | None) -> str:
@@ -157,7 +169,18 @@ def judge(record: Record, settings: Settings, baseline: Baseline | None) -> list
         r = MetricResult(measurement=m, threshold=thresholds.get(name))
         if r.threshold is not None:
             r.threshold_verdict, why = threshold_verdict(r.threshold, m, settings.threshold_policy)
-            if why:
+            busy = _busy_share(m) if why else None
+            if busy is not None:
+                # Contention only slows timings down: a budget met on a busy machine is met, a
+                # budget blown there cannot be told from the neighbour, so it is inconclusive.
+                r.threshold_verdict = "inconclusive"
+                why = (f"{why}, but other processes used {busy:.0%} of the CPUs while timing, so "
+                       f"the reading cannot be told from contention")
+                if settings.inconclusive == "fail":
+                    failures.append(f"{why} (mlgate_inconclusive = fail)")
+                else:
+                    warnings.warn(MlgateInconclusiveWarning(f"{record.nodeid}: {why}"), stacklevel=1)
+            elif why:
                 failures.append(why)
         elif name in record.slice_thresholds:
             # Judged per slice with Holm when evaluate() ran; its failure line is already kept.

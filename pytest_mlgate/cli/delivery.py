@@ -80,11 +80,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         unpinned = [v for v in state.versions if v not in state.pins]
         if unpinned:
             problems.append(f"{name}: version(s) {', '.join(map(str, unpinned))} have no publish "
-                            f"record in {state.dir / 'history.jsonl'} and are not loaded")
+                            f"record in {state.dir / 'history.jsonl'} and are not loaded, by "
+                            "number, path or alias")
+        if state.torn is not None:
+            problems.append(state.torn)
+        for token, journal in sorted(state.pending.items()):
+            problems.append(f"{name}: operation {token} is recorded in the history but not "
+                            f"finished (its journal is {journal}): a process is finishing it, "
+                            "or it died and the next publish or promote on this registry "
+                            "finishes it; aliases are shown as the history records them")
+        # Aliases as loading resolves them: a refused alias is shown as refused, with why.
+        good, refused = state.resolved_aliases()
+        problems += [why for a, why in refused.items() if a not in state.bad_aliases]
+        shown = {**{a: str(v) for a, v in good.items()}, **{a: "refused" for a in refused}}
         published = state.published
         rows.append([name, str(len(published)), str(published[-1]) if published else "-",
-                     ", ".join(f"{a}->{r.version}" for a, r in sorted(state.aliases.items()))
-                     or "-"])
+                     ", ".join(f"{a}->{v}" for a, v in sorted(shown.items())) or "-"])
     if rows:
         print(render(["name", "versions", "newest", "aliases"], rows))
     for problem in problems:

@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 MAX_JOURNAL_BYTES = 1 << 20
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 class Operation:
@@ -47,7 +49,7 @@ class Operation:
         for _ in range(10):
             token = uuid.uuid4().hex
             lock_path = self.base / f"{token}.lock"
-            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | _NOFOLLOW, 0o644)
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             # A reaper may have taken and unlinked the fresh lock file before we locked it.
@@ -82,7 +84,7 @@ class Operation:
 def claim_dead(lock_path: str) -> int | None:
     """An fd holding the lock of a dead owner's ``<token>.lock``; None while its owner lives."""
     try:
-        fd = os.open(lock_path, os.O_RDWR)
+        fd = os.open(lock_path, os.O_RDWR | _NOFOLLOW | _NONBLOCK)
     except OSError:
         return None
     try:
@@ -100,6 +102,10 @@ def reap_staging(base: Path) -> list[str]:
     journal (those are for the registry's recovery, under its lock); return their names."""
     if fcntl is None or not base.is_dir():
         return []
+    if base.is_symlink():  # removing through it would remove whatever it points at
+        raise RegistryError(f"registry path {base} is a symbolic link; the registry never "
+                            "follows links inside itself (one could make it delete outside "
+                            "the registry). Replace the link with a real directory.")
     removed: list[str] = []
     for entry in os.scandir(base):
         if entry.name.endswith(".lock"):

@@ -19,6 +19,9 @@ publish or promote happens completely or not at all.
 
 A version directory appears only through one ``rename`` of a complete, fsynced, verified staging
 directory, so a reader never sees a partial version, whatever happens to the publisher.
+
+Nothing under the root is trusted: no path inside it is used through a symbolic link
+(``checked_path``), and a journal is validated before it is replayed (``_journal_problem``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +83,57 @@ LATEST = "latest"
 LOCK_TIMEOUT_S = 600.0
 VERSION = re.compile(r"[1-9][0-9]{0,17}\Z")  # ASCII digits, no leading zero, fits in 63 bits
 _MAX_ALIAS_BYTES = 1 << 16
+_MAX_HISTORY_BYTES = 1 << 30
+_TOKEN = re.compile(r"[0-9a-f]{32}\Z")  # an operation token: uuid4().hex
+_DEPLOY_STATUSES = ("ok", "failed", "timed out")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def checked_path(root: Path, *parts: str) -> Path:
+    """``root/parts...``, refused (RegistryError naming it) when it, or a folder between
+    ``root`` and it, is a symbolic link, or when a part would leave ``root``. Every path the
+    registry writes, deletes or reads inside itself goes through here: a link planted in the
+    registry could otherwise make the publisher write or delete outside it, or a consumer read
+    an artefact the registry never pinned. ``root`` itself may be a link (a registry moved to
+    a shared disk)."""
+    path = root
+    for part in parts:
+        if part in ("", ".", "..") or "/" in part or (os.sep in part) or "\0" in part:
+            raise RegistryError(f"{part!r} is not a registry entry name (under {root}); the "
+                                "registry writes only inside itself.")
+        path = path / part
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue  # a later part can only be made by the registry, through a checked path
+        except OSError:
+            continue  # unreadable: the operation that uses it says so
+        if stat.S_ISLNK(mode):
+            raise RegistryError(
+                f"registry path {path} is a symbolic link; the registry never follows links "
+                f"inside itself (one could make it write, delete or load outside {root}). "
+                "Replace the link with the real file or directory, or, for a registry moved "
+                "elsewhere, point --mlgate-registry (ini mlgate_registry) at the real "
+                "directory.")
+    return path
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of the regular file ``path``, opened without following a
+    link and without blocking on a FIFO; OSError (ELOOP for a link) otherwise."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        chunks = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -129,6 +184,9 @@ class NameState:
     bad_aliases: dict[str, str]
     events: list[dict[str, Any]]
     problems: list[str] = field(default_factory=list)
+    moves: dict[str, dict[str, Any]] = field(default_factory=dict)  # alias -> its last move
+    pending: dict[str, str] = field(default_factory=dict)  # op token -> its journal (lock file)
+    torn: str | None = None  # the history's last line was torn by a killed writer (a message)
 
     @property
     def published(self) -> list[int]:
@@ -152,6 +210,67 @@ class NameState:
                 "directory by path with expect_id='sha256:...' if you know its id.")
         return Pin(self.pins[version], f"the registry pinned for {self.name}@{version} "
                                        f"(in {history})")
+
+    def alias_target(self, alias: str) -> tuple[int, Pin]:
+        """The version ``alias`` points at and its pin. The history is the authority: the alias
+        file must agree with the last move of ``alias`` the history records (version and id),
+        and the id is the one the history pins for that version. While the operation that made
+        that move is being finished (its journal is still in ``.staging``), the history's move
+        is followed. RegistryError naming the file and the fix otherwise."""
+        history = self.dir / HISTORY
+        where = self.dir / ALIASES / f"{alias}.json"
+        move = self.moves.get(alias)
+        damage = f" ({'; '.join(self.problems)})" if self.problems else ""
+        if move is not None and move.get("op") in self.pending:
+            version = int(move["version"])
+            label = (f"the registry pinned for {self.name}@{alias} (in {history}; the operation "
+                     "that moved it is not finished yet)")
+        else:
+            if alias in self.bad_aliases:
+                raise RegistryError(self.bad_aliases[alias])
+            record = self.aliases.get(alias)
+            if record is None:
+                raise RegistryError(f"{self.name!r} has no alias {alias!r} in {self.dir.parent}; "
+                                    f"aliases: {', '.join(sorted(self.aliases)) or 'none'}.")
+            fix = (f"`mlgate promote {self.name} VERSION --alias {alias}` points it at a "
+                   "published version and records the move.")
+            if move is None:
+                raise RegistryError(f"alias file {where} points at version {record.version}, but "
+                                    f"{history} records no move of {alias!r}{damage}: the file was "
+                                    f"written by hand or the history lost the move. {fix}")
+            if record.version != move["version"]:
+                raise RegistryError(f"alias file {where} points at version {record.version}, but "
+                                    f"the last move of {alias!r} in {history} is to version "
+                                    f"{move['version']}: one of them was edited. Do not use the "
+                                    f"alias until you know which is right; {fix}")
+            if record.artifact_id is not None and record.artifact_id != move["artifact_id"]:
+                raise RegistryError(f"alias file {where} pins {record.artifact_id} for version "
+                                    f"{record.version}, but {history} pins {move['artifact_id']}: "
+                                    "one of them was edited. Do not use the version until you "
+                                    f"know which is right; {fix}")
+            version = record.version
+            label = f"the registry pinned for {self.name}@{alias} (in {where} and {history})"
+        pin = self.pin(version)  # only a version the history pins: never the alias's own id
+        if pin.artifact_id != move["artifact_id"]:
+            raise RegistryError(f"{history} moved {alias!r} to version {version} with id "
+                                f"{move['artifact_id']}, but pins {pin.artifact_id} for that "
+                                "version: the history was edited. Restore it from a backup.")
+        return version, Pin(pin.artifact_id, label)
+
+    def resolved_aliases(self) -> tuple[dict[str, int], dict[str, str]]:
+        """Alias -> version for every alias that resolves, and alias -> why for those refused."""
+        good: dict[str, int] = {}
+        refused: dict[str, str] = {}
+        names = {*self.aliases, *self.bad_aliases,
+                 *(a for a, m in self.moves.items() if m.get("op") in self.pending)}
+        for alias in sorted(names - {LATEST}):
+            try:
+                good[alias] = self.alias_target(alias)[0]
+            except RegistryError as exc:
+                refused[alias] = str(exc)
+        if self.published:  # latest means the newest published version, as loading has it
+            good[LATEST] = self.published[-1]
+        return good, refused
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
@@ -190,7 +309,8 @@ def locate_ref(ref: str | os.PathLike[str], registry: str | os.PathLike[str] | N
         path = Path(text).expanduser()
         if not path.is_dir():
             raise RegistryError(f"artefact path {text!r} does not exist or is not a directory.")
-        return Located(path=path, label=text, pin=_pin_for_path(path))
+        checked, pin = _pin_for_path(path)
+        return Located(path=checked, label=text, pin=pin)
     text = str(ref)
     try:
         return LocalRegistry(registry if registry is not None else DEFAULT_REGISTRY).locate(text)
@@ -207,17 +327,26 @@ def resolve_ref(ref: str | os.PathLike[str], registry: str | os.PathLike[str] | 
     return locate_ref(ref, registry).path
 
 
-def _pin_for_path(path: Path) -> Pin | None:
-    """The registry's pin when ``path`` is ``<registry>/<name>/<version>`` with a history."""
-    real = path.resolve()
-    if not VERSION.match(real.name) or not (real.parent / HISTORY).is_file():
-        return None
+def _pin_for_path(path: Path) -> tuple[Path, Pin | None]:
+    """The path to verify and the registry's pin when ``path`` is ``<registry>/<name>/<version>``.
+    The path is taken as written (made absolute, ``..`` folded), never through a link: a
+    version folder that is a link, or a version of a registry that has no publish record for
+    it (a deleted history), is refused as loading it by name is."""
+    lexical = Path(os.path.abspath(path))
+    name_dir = lexical.parent
+    root = name_dir.parent
+    if not VERSION.match(lexical.name):
+        return path, None
     try:
-        validate_name(real.parent.name)
+        validate_name(name_dir.name)
     except ArtifactError:
-        return None  # not a model directory of a registry
-    state = LocalRegistry(real.parent.parent).state(real.parent.name)
-    return state.pin(int(real.name))
+        return path, None  # not a model directory of a registry
+    markers = (name_dir / HISTORY, name_dir / ALIASES, root / STAGING, root / LOCK)
+    if not any(os.path.lexists(m) for m in markers):
+        return path, None  # a numbered folder that is not in a registry
+    located = LocalRegistry(root).locate(f"{name_dir.name}@{lexical.name}")
+    # Without "..", the path as written is that very place (and reads better in messages).
+    return (path if ".." not in path.parts else lexical), located.pin
 
 
 def _now() -> str:
@@ -268,8 +397,7 @@ def _check_in_place(path: Path, manifest: Mapping[str, Any]) -> None:
 
 def _parse_alias_file(path: Path) -> AliasRecord:
     """One alias record; ValueError saying what is wrong."""
-    with open(path, "rb") as fh:
-        raw = fh.read(_MAX_ALIAS_BYTES + 1)
+    raw = _read_regular(path, _MAX_ALIAS_BYTES)
     if len(raw) > _MAX_ALIAS_BYTES:
         raise ValueError("it is far larger than an alias record")
     try:
@@ -302,35 +430,71 @@ def _event_ok(event: Any) -> bool:
     return True
 
 
-def read_history(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The events of a history file and, as messages, the lines that are damaged. A torn last
-    line (a writer killed mid-append) is skipped silently; it never blocks anything."""
+def _parse_event(line: bytes) -> dict[str, Any] | None:
     try:
-        raw = path.read_bytes()
+        event = loads_strict(line)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return event if _event_ok(event) else None
+
+
+def is_complete_record(tail: bytes) -> bool:
+    """Whether a last history line without its newline is a whole, valid record (an editor or
+    a restore dropped the newline) rather than one torn by a writer killed mid-append."""
+    return _parse_event(tail) is not None
+
+
+def read_history(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The events of a history file and, as messages, the lines that are damaged (a torn last
+    line is not damage: see ``read_history_tail``)."""
+    events, problems, _ = read_history_tail(path)
+    return events, problems
+
+
+def read_history_tail(path: Path) -> tuple[list[dict[str, Any]], list[str], str | None]:
+    """The events of a history file, the damaged lines as messages, and a message when the
+    last line is torn. A last line without its newline is a record when it is one whole, valid
+    record; otherwise it is torn (a writer killed mid-append): skipped, said, and cut off by the
+    next append. A history that is a link or not a regular file is an error (RegistryError),
+    never read through."""
+    try:
+        raw = _read_regular(path, _MAX_HISTORY_BYTES)
     except FileNotFoundError:
-        return [], []
+        return [], [], None
     except OSError as exc:
-        return [], [f"{path} cannot be read ({exc.strerror or exc})"]
+        if os.path.islink(path) or (path.exists() and not path.is_file()):
+            raise RegistryError(
+                f"{path} is a symbolic link or not a regular file; the registry reads and "
+                "appends its history only in place, never through a link. Replace it with the "
+                "real history file (restore it from a backup).") from None
+        return [], [f"{path} cannot be read ({getattr(exc, 'strerror', None) or exc})"], None
     lines = raw.split(b"\n")
     events: list[dict[str, Any]] = []
     bad: list[int] = []
-    for number, line in enumerate(lines[:-1], 1):  # lines[-1] is "" or a torn line
+    for number, line in enumerate(lines[:-1], 1):
         if not line.strip():
             continue
-        try:
-            event = loads_strict(line)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            event = None
-        if _event_ok(event):
+        event = _parse_event(line)
+        if event is not None:
             events.append(event)
         else:
             bad.append(number)
     problems = []
+    torn = None
+    tail = lines[-1]
+    if tail.strip():
+        event = _parse_event(tail)
+        if event is not None:
+            events.append(event)  # a whole record that lost its newline: the next append adds it
+        else:
+            torn = (f"{path}: the last line ({len(tail)} bytes) is incomplete, as a writer "
+                    "killed mid-append leaves it, and was skipped; the next publish or promote "
+                    "cuts it off")
     if bad:
         shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
         problems.append(f"{path}: line(s) {shown} are not history records and were skipped; "
                         "restore the file from a backup to pin the versions they described")
-    return events, problems
+    return events, problems, torn
 
 
 class LocalRegistry:
@@ -355,35 +519,39 @@ class LocalRegistry:
 
     def state(self, name: str) -> NameState:
         """Versions, pins, aliases and damage of ``name``. RegistryError for a folder named like
-        a version that is not one (a lookalike digit, a leading zero): it must be removed."""
-        d = self.root / validate_name(name)
+        a version that is not one (a lookalike digit, a leading zero) or that is a link: it
+        must be removed."""
+        d = checked_path(self.root, validate_name(name))
         versions: list[int] = []
         try:
             entries = list(d.iterdir()) if d.is_dir() else []
         except OSError as exc:
             raise RegistryError(f"cannot list {d}: {exc.strerror or exc}; check the registry "
                                 "is readable.") from None
-        if entries:
-            for p in entries:
-                if VERSION.match(p.name):
-                    if p.is_dir():
-                        versions.append(int(p.name))
-                elif p.name[:1].isdigit() or p.name[:1] == "0":
-                    raise RegistryError(
-                        f"registry folder {p} is named like a version but is not one (versions "
-                        "are ASCII digits without a leading zero, made only by publish). Remove "
-                        "or rename it.")
-        events, problems = read_history(d / HISTORY)
+        for p in entries:
+            if VERSION.match(p.name):
+                checked_path(d, p.name)  # a version folder that is a link is refused
+                if p.is_dir():
+                    versions.append(int(p.name))
+            elif p.name[:1].isdigit() or p.name[:1] == "0":
+                raise RegistryError(
+                    f"registry folder {p} is named like a version but is not one (versions "
+                    "are ASCII digits without a leading zero, made only by publish). Remove "
+                    "or rename it.")
+        events, problems, torn = read_history_tail(checked_path(d, HISTORY))
         pins: dict[int, str] = {}
         conflicts: dict[int, str] = {}
+        moves: dict[str, dict[str, Any]] = {}
         for e in events:
             if e["event"] == "publish":
                 v, aid = e["version"], e["artifact_id"]
                 if pins.setdefault(v, aid) != aid:
                     conflicts[v] = f"{pins[v]} and {aid}"
+            elif e["event"] == "alias":
+                moves[e["alias"]] = e
         aliases: dict[str, AliasRecord] = {}
         bad_aliases: dict[str, str] = {}
-        adir = d / ALIASES
+        adir = checked_path(d, ALIASES)
         if adir.is_dir():
             for p in sorted(adir.iterdir()):
                 if p.name.startswith(".") or p.suffix != ".json":
@@ -392,21 +560,31 @@ class LocalRegistry:
                     aliases[p.stem] = _parse_alias_file(p)
                 except (OSError, UnicodeDecodeError, ValueError) as exc:
                     why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                    if os.path.islink(p):
+                        why = "it is a symbolic link, which the registry never follows"
                     bad_aliases[p.stem] = (
                         f"alias file {p} is damaged ({why[:200]}); rewrite it with `mlgate "
                         f"promote {name} VERSION --alias {p.stem}`, or delete it")
         problems += list(bad_aliases.values())
+        pending = {}
+        recent = [*events[-64:], *moves.values()]
+        for token in {str(e.get("op")) for e in recent if isinstance(e.get("op"), str)}:
+            lock = self.root / STAGING / f"{token}.lock"
+            if _TOKEN.match(token) and os.path.lexists(lock):
+                pending[token] = str(lock)
         return NameState(name=name, dir=d, versions=sorted(versions), pins=pins,
                          conflicts=conflicts, aliases=aliases, bad_aliases=bad_aliases,
-                         events=events, problems=problems)
+                         events=events, problems=problems, moves=moves, pending=pending,
+                         torn=torn)
 
     def versions(self, name: str) -> list[int]:
         """Version numbers of ``name`` with a directory, ascending."""
         return self.state(name).versions
 
     def aliases(self, name: str) -> dict[str, int]:
-        """Alias -> version for ``name`` (damaged alias files left out; see ``state``)."""
-        return {a: r.version for a, r in self.state(name).aliases.items()}
+        """Alias -> version for ``name``, as loading resolves them (refused aliases left out;
+        see ``state``)."""
+        return self.state(name).resolved_aliases()[0]
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Every publish, alias move and deploy of ``name``, oldest first."""
@@ -435,19 +613,12 @@ class LocalRegistry:
             version = published[-1] if published else versions[-1]
             pin = state.pin(version)  # with nothing published: raises, saying why
         else:
-            if which in state.bad_aliases:
-                raise RegistryError(state.bad_aliases[which])
-            if which not in state.aliases:
-                raise RegistryError(f"{name!r} has no alias {which!r} in {self.root}; aliases: "
-                                    f"{', '.join(sorted(state.aliases)) or 'none'}.")
-            record = state.aliases[which]
-            version = record.version
-            where = state.dir / ALIASES / f"{which}.json"
+            version, pin = state.alias_target(which)
             if version not in versions:
+                where = state.dir / ALIASES / f"{which}.json"
                 raise RegistryError(f"alias file {where} points at version {version}, which is not "
                                     f"in the registry; point it at a published version with "
                                     f"`mlgate promote {name} VERSION --alias {which}`.")
-            pin = _alias_pin(state, record, where)
         return Located(path=state.dir / str(version), label=label, pin=pin, name=name,
                        version=version)
 
@@ -456,11 +627,16 @@ class LocalRegistry:
         return self.locate(ref).path
 
     def open(self, ref: str, *, read: Sequence[str] = (), expect_id: str | None = None,
-             public_key: Ed25519PublicKey | None = None) -> VerifiedArtifact:
+             public_key: str | os.PathLike[str] | bytes | Ed25519PublicKey | None = None,
+             ) -> VerifiedArtifact:
         """``ref`` verified against its manifest, its pinned id (and ``expect_id``, and the
-        signature when ``public_key`` is given), with the bytes of the files in ``read``."""
+        signature when ``public_key``, a key or a PEM path or bytes as for ``load``, is given),
+        with the bytes of the files in ``read``."""
+        from pytest_mlgate.delivery.signing import load_public_key
+
+        key = None if public_key is None else load_public_key(public_key)
         located = self.locate(ref)
-        return open_verified(located, read=read, expect_id=expect_id, public_key=public_key)
+        return open_verified(located, read=read, expect_id=expect_id, public_key=key)
 
     def artifact(self, ref: str) -> PublishedArtifact:
         """The published artefact ``ref`` names, verified against its pinned id."""
@@ -529,6 +705,10 @@ class LocalRegistry:
         """Point every alias in ``aliases`` at ``version`` as one operation: all move and are
         logged, or none does (RegistryError saying which)."""
         validate_name(name)
+        if not isinstance(version, int) or isinstance(version, bool) or not VERSION.match(
+                str(version)):
+            raise RegistryError(f"version must be a version number (an int such as 3), got "
+                                f"{version!r:.60} ({type(version).__name__}).")
         wanted = list(dict.fromkeys(validate_alias(a) for a in aliases))
         if LATEST in wanted:
             raise RegistryError(f"alias {LATEST!r} always follows the newest published version of "
@@ -540,13 +720,13 @@ class LocalRegistry:
         with self._lock(), Operation(base, make_dir=False) as op:
             self._recover(base)
             state = self.state(name)
-            if int(version) not in state.versions:
+            if version not in state.versions:
                 raise RegistryError(f"{name!r} has no version {version} in {self.root}; versions: "
                                     f"{', '.join(map(str, state.versions)) or 'none'}.")
-            pin = state.pin(int(version))
-            events = [self._alias_event(state, alias, int(version), pin.artifact_id)
+            pin = state.pin(version)
+            events = [self._alias_event(state, alias, version, pin.artifact_id)
                       for alias in wanted]
-            self._apply(op, name, "alias", int(version), pin.artifact_id, events,
+            self._apply(op, name, "alias", version, pin.artifact_id, events,
                         what=f"moving {', '.join(wanted)} of {name!r} to version {version}")
 
     def record_deploy(self, published: PublishedArtifact, target: str, status: str,
@@ -564,7 +744,8 @@ class LocalRegistry:
 
     # -- internals -----------------------------------------------------------------------------
     def _prepare(self) -> Path:
-        base = self.root / STAGING
+        base = checked_path(self.root, STAGING)
+        checked_path(self.root, LOCK)
         try:
             base.mkdir(parents=True, exist_ok=True)
             # An unnamed file where the system has them (O_TMPFILE): a publisher killed here
@@ -581,7 +762,7 @@ class LocalRegistry:
         from filelock import FileLock, Timeout
 
         try:
-            with FileLock(str(self.root / LOCK), timeout=LOCK_TIMEOUT_S):
+            with FileLock(str(checked_path(self.root, LOCK)), timeout=LOCK_TIMEOUT_S):
                 yield
         except Timeout as exc:
             raise RegistryError(f"registry {self.root} stayed locked for {LOCK_TIMEOUT_S:.0f} s; "
@@ -695,13 +876,13 @@ class LocalRegistry:
         """Under the registry lock: take the next version number, then rename the staging
         directory in and record the publish (with latest and ``aliases``) as one operation."""
         with self._lock():
-            name_dir = self.root / name
+            name_dir = checked_path(self.root, name)
             if not name_dir.is_dir():  # a first publish: the new name must survive a crash too
                 name_dir.mkdir()
                 atomic.fsync_dir(self.root)
             self._recover(op.base)
             state = self.state(name)
-            version = max([*state.versions, *state.pins, *state.conflicts], default=0) + 1
+            version = _next_version(state)
             aid = str(manifest["artifact_id"])
             events: list[dict[str, Any]] = [
                 {"event": "publish", "version": version, "artifact_id": aid,
@@ -726,8 +907,9 @@ class LocalRegistry:
         events = [{"time": _now(), "op": op.token, **e} for e in events]
         journal = {"op": op.token, "kind": kind, "name": name, "version": version,
                    "artifact_id": aid, "events": events}
-        history = self.root / name / HISTORY
-        final = self.root / name / str(version)
+        history = checked_path(self.root, name, HISTORY)
+        final = checked_path(self.root, name, str(version))
+        checked_path(self.root, name, ALIASES)  # refused before the commit point, not after
         renamed = False
         try:
             op.journal(journal)
@@ -736,7 +918,7 @@ class LocalRegistry:
                 renamed = True
                 atomic.fsync_dir(final.parent)
                 atomic.fsync_dir(op.base)
-            atomic.append_line(history, _line(events[0]))
+            _append(history, events[0])
         except OSError as exc:
             if isinstance(exc, atomic.UndoFailed):
                 op.keep_journal = True
@@ -757,7 +939,7 @@ class LocalRegistry:
                 "Check the disk has space and the registry is writable, then try again.") from exc
         try:
             for event in events[1:]:
-                atomic.append_line(history, _line(event))
+                _append(history, event)
             self._write_aliases(name, events)
         except OSError as exc:
             op.keep_journal = True
@@ -775,10 +957,12 @@ class LocalRegistry:
         return None
 
     def _write_aliases(self, name: str, events: Sequence[Mapping[str, Any]]) -> None:
-        d = self.root / name / ALIASES
+        d = checked_path(self.root, name, ALIASES)
         for e in events:
             if e.get("event") == "alias":
-                atomic.write_json(d / f"{e['alias']}.json", {
+                alias = e["alias"] if e["alias"] == LATEST else validate_alias(e["alias"])
+                # A rename replaces a link at the alias file's name, never writes through it.
+                atomic.write_json(d / f"{alias}.json", {
                     "alias": e["alias"], "version": e["version"],
                     "artifact_id": e["artifact_id"], "moved": e["time"]})
 
@@ -807,33 +991,39 @@ class LocalRegistry:
                 journal = read_journal(fd) if 0 < size <= MAX_JOURNAL_BYTES else None
                 token = entry.name[: -len(".lock")]
                 if journal is not None:
+                    why = _journal_problem(journal, token)
+                    if why is not None:
+                        raise RegistryError(
+                            f"{entry.path} holds a journal that this tool did not write ({why}); "
+                            "it was not replayed, and nothing was published or moved. Someone "
+                            "edited the registry: look at the file, and remove it once no "
+                            "publisher is running.")
                     self._replay(base, token, journal)
                 shutil.rmtree(base / token, ignore_errors=True)
                 os.unlink(entry.path)
             finally:
                 os.close(fd)
-        adir_glob = self.root.glob(f"*/{ALIASES}/.*.tmp")
-        for p in adir_glob:  # alias temp files of killed writers (every writer holds the lock)
-            with contextlib.suppress(OSError):
-                p.unlink()
+        for name_dir in self.root.iterdir():  # alias temp files of killed writers (under the lock)
+            if name_dir.is_symlink() or not (name_dir / ALIASES).is_dir():
+                continue
+            adir = name_dir / ALIASES
+            if adir.is_symlink():
+                continue
+            for p in adir.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    p.unlink()
 
     def _replay(self, base: Path, token: str, journal: Mapping[str, Any]) -> None:
-        name = journal.get("name")
-        events = journal.get("events")
-        if not isinstance(name, str) or not isinstance(events, list) or not events:
-            return
-        try:
-            validate_name(name)
-        except ArtifactError:
-            return
-        history = self.root / name / HISTORY
+        name = str(journal["name"])
+        events = list(journal["events"])
+        history = checked_path(self.root, name, HISTORY)
         logged, _ = read_history(history)
         done = sum(1 for e in logged if e.get("op") == token)
         if done == 0:
             # Not committed: nothing refers to the version; take it out if it was renamed in.
-            version = journal.get("version")
-            final = self.root / name / str(version)
-            if journal.get("kind") == "publish" and isinstance(version, int) and final.is_dir():
+            version = journal["version"]
+            final = checked_path(self.root, name, str(version))
+            if journal["kind"] == "publish" and final.is_dir():
                 with contextlib.suppress(VerificationError):
                     from pytest_mlgate.delivery.verify import read_manifest
 
@@ -841,27 +1031,83 @@ class LocalRegistry:
                         atomic.rename(final, base / token)
             return
         for event in events[done:]:
-            atomic.append_line(history, _line(event))
-        self._write_aliases(name, [e for e in events if isinstance(e, dict)])
+            _append(history, event)
+        self._write_aliases(name, events)
+
+
+def _append(history: Path, event: Mapping[str, Any]) -> None:
+    atomic.append_line(history, _line(event), keep_tail=is_complete_record)
+
+
+def _next_version(state: NameState) -> int:
+    """The next number above every version and every number the history mentions; when that
+    would leave the allowed range (a hand-added record of an absurd version), the lowest number
+    above every version folder that the history never mentions, so a damaged history never
+    blocks publishing and never makes a version that cannot be read."""
+    mentioned = {*state.versions, *state.pins, *state.conflicts,
+                 *(e["version"] for e in state.events if "version" in e)}
+    version = max(mentioned, default=0) + 1
+    if not VERSION.match(str(version)):
+        version = max(state.versions, default=0) + 1
+        while version in mentioned:
+            version += 1
+    if not VERSION.match(str(version)):
+        raise RegistryError(f"{state.dir} has no version number left below 10**18; nothing was "
+                            "published.")
+    return version
+
+
+def _is_version(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and bool(VERSION.match(str(v)))
+
+
+def _journal_problem(journal: Mapping[str, Any], token: str) -> str | None:
+    """Why ``journal`` is not one an operation of this tool writes (None: it is). A journal
+    lies in the registry, so it is checked with the rules the live commands apply before a
+    single event is replayed."""
+    if journal.get("op") != token or not _TOKEN.match(token):
+        return "its op is not the token its file is named after"
+    kind = journal.get("kind")
+    if kind not in ("publish", "alias", "deploy"):
+        return f"kind {str(kind)[:40]!r} is not publish, alias or deploy"
+    name = journal.get("name")
+    try:
+        validate_name(name)
+    except ArtifactError as exc:
+        return str(exc)
+    version, aid = journal.get("version"), journal.get("artifact_id")
+    if not _is_version(version):
+        return f"version {str(version)[:40]!r} is not a version number"
+    if not isinstance(aid, str) or not ID_PATTERN.match(aid):
+        return f"artifact_id {str(aid)[:80]!r} is not a sha256 id"
+    events = journal.get("events")
+    if not isinstance(events, list) or not 0 < len(events) <= 1000:
+        return "its events are not a list of history records"
+    want = {"publish": "publish", "alias": "alias", "deploy": "deploy"}[kind]
+    for i, e in enumerate(events):
+        if not _event_ok(e) or e.get("op") != token or not isinstance(e.get("time"), str):
+            return f"event {i} is not a history record of this operation"
+        if e.get("version") != version or e.get("artifact_id") != aid:
+            return f"event {i} is about another version or id than the journal"
+        first = kind == "publish" and i == 0
+        if e["event"] != (want if first or kind != "publish" else "alias"):
+            return f"event {i} is a {str(e['event'])[:20]!r} event in a {kind} operation"
+        if e["event"] == "alias":
+            try:
+                if e["alias"] != LATEST:
+                    validate_alias(e["alias"])
+            except ArtifactError as exc:
+                return f"event {i}: {exc}"
+            if e.get("previous") is not None and not _is_version(e.get("previous")):
+                return f"event {i}: previous {str(e.get('previous'))[:40]!r} is not a version"
+        if e["event"] == "deploy" and (e.get("status") not in _DEPLOY_STATUSES
+                                       or not isinstance(e.get("target"), str)):
+            return f"event {i} is not a deploy result"
+    return None
 
 
 def _line(event: Mapping[str, Any]) -> bytes:
     return (json.dumps(event, sort_keys=True) + "\n").encode()
-
-
-def _alias_pin(state: NameState, record: AliasRecord, where: Path) -> Pin:
-    history_id = state.pins.get(record.version)
-    if record.artifact_id is None:
-        return state.pin(record.version)
-    if history_id is not None and history_id != record.artifact_id:
-        raise RegistryError(f"alias file {where} pins {record.artifact_id} for version "
-                            f"{record.version}, but {state.dir / HISTORY} pins {history_id}: one "
-                            "of them was edited. Do not use the version until you know which is "
-                            "right; `mlgate promote` rewrites the alias from the history.")
-    if record.version in state.conflicts:
-        state.pin(record.version)  # raises
-    return Pin(record.artifact_id, f"the registry pinned for {state.name}@{record.alias} "
-                                   f"(in {where})")
 
 
 def open_verified(located: Located, *, read: Sequence[str] = (), expect_id: str | None = None,

@@ -14,9 +14,11 @@ band: the gate fails on a significant drop and passes otherwise.
 
 Tests, best first: paired (same evaluation data, per-sample data on both sides) - exact McNemar
 (m == 0) or Tango's score test (m > 0) on the discordant pairs for accuracy/error rate/recall,
-paired DeLong for ROC AUC, paired bootstrap otherwise; unpaired normal test from the two
-intervals when only summaries exist; a plain comparison of values ("point") when a side has no
-interval.
+paired DeLong for ROC AUC, a paired t test on per-row influence differences for means of losses,
+regression metrics and average precision (a paired studentized bootstrap where Cochran's rule
+fails), multinomial redraws of the joint confusion cells for other label metrics, the paired row
+bootstrap otherwise; unpaired normal test from the two intervals when only summaries exist; a
+plain comparison of values ("point") when a side has no interval.
 """
 
 from __future__ import annotations
@@ -33,7 +35,15 @@ from numpy.typing import NDArray
 from pytest_mlgate.errors import MlgateError
 from pytest_mlgate.measurement import Comparison, Measurement, Verdict
 from pytest_mlgate.stats.holm import holm, holm_levels
+from pytest_mlgate.stats.influence import studentized_replicates, t_value
 from pytest_mlgate.stats.intervals import delong, delong_paired, resample_blocks, z_value
+from pytest_mlgate.stats.metrics import (
+    ConfusionKernel,
+    cells_beat_rows,
+    kernel,
+    multinomial_replicates,
+    resolve,
+)
 
 
 class _Summary(Protocol):
@@ -92,6 +102,28 @@ class _NormalTest(_Test):
     def bounds(self, a: float) -> tuple[float, float]:
         z = z_value(1 - 2 * a)
         return self.delta - z * self.se, self.delta + z * self.se
+
+
+class _StudentTest(_NormalTest):
+    """A t test of the mean of paired per-row influence values, on ``df`` degrees of freedom."""
+
+    def __init__(self, delta: float, se: float, df: int, method: str) -> None:
+        super().__init__(delta, se, method)
+        self.df = df
+
+    def p_below(self, d0: float) -> float:
+        from scipy.stats import t
+
+        return float(t.cdf((self.delta - d0) / self.se, self.df))
+
+    def p_above(self, d0: float) -> float:
+        from scipy.stats import t
+
+        return float(t.cdf((d0 - self.delta) / self.se, self.df))
+
+    def bounds(self, a: float) -> tuple[float, float]:
+        q = t_value(1 - 2 * a, self.df)
+        return self.delta - q * self.se, self.delta + q * self.se
 
 
 def _normal_test(delta: float, se: float, method: str) -> _Test:
@@ -206,12 +238,13 @@ class _BootstrapTest(_Test):
     """Paired bootstrap: p-values are shares of replicates beyond d0 (with the usual +1), and
     the interval ends are the order statistics at which those p-values cross the level."""
 
-    method = "paired-bootstrap"
-
-    def __init__(self, reps: NDArray[np.float64], delta: float) -> None:
+    def __init__(
+        self, reps: NDArray[np.float64], delta: float, method: str = "paired-bootstrap"
+    ) -> None:
         super().__init__(delta)
         self.r = np.sort(reps)
         self.nb = self.r.size
+        self.method = method
 
     def p_below(self, d0: float) -> float:
         k = self.nb - int(np.searchsorted(self.r, d0, "left"))  # replicates >= d0
@@ -233,11 +266,13 @@ class _BootstrapTest(_Test):
         return float(self.r[k]), float(self.r[self.nb - 1 - k])
 
 
-def _bootstrap_test(reps: NDArray[np.float64], delta: float) -> _Test:
+def _bootstrap_test(
+    reps: NDArray[np.float64], delta: float, method: str = "paired-bootstrap"
+) -> _Test:
     r = reps[np.isfinite(reps)]
     if r.size == 0:
         return _Test(delta)
-    return _BootstrapTest(r, delta)
+    return _BootstrapTest(r, delta, method)
 
 
 def _summary_se(m: _Summary) -> float | None:
@@ -292,8 +327,6 @@ def _paired_test(
     n_boot: int,
     seed: int,
 ) -> _Test | None:
-    from pytest_mlgate.stats.metrics import kernel, resolve
-
     try:
         spec = resolve(metric)
     except MlgateError:
@@ -326,6 +359,21 @@ def _paired_test(
         return _normal_test(sign * diff, math.sqrt(max(var, 0.0)), "paired-delong")
     kc, kr = kernel(spec, cur), kernel(spec, ref)
     delta = sign * (kc.point() - kr.point())
+    if (isinstance(kc, ConfusionKernel) and isinstance(kr, ConfusionKernel) and not weighted
+            and kc.k == kr.k and cells_beat_rows(kc.k**3, kc.n)):
+        return _paired_multinomial(kc, kr, sign, delta, n_boot, seed)
+    lc, lr = kc.linearize(), kr.linearize()
+    if lc is not None and lr is not None:
+        lin = lc.minus(lr, sign)
+        if lin.se == 0.0:
+            return _Test(delta)
+        if lin.t_ok():
+            return _StudentTest(delta, lin.se, lin.n - 1, "paired-t")
+        reps = studentized_replicates(
+            lin, lambda idx: sign * (kc.resample(idx) - kr.resample(idx)), n_boot=n_boot,
+            seed=seed,
+        )
+        return _bootstrap_test(reps, delta, "paired-bootstrap-t")
     reps = np.concatenate(
         [
             sign * (kc.resample(idx) - kr.resample(idx))
@@ -333,6 +381,28 @@ def _paired_test(
         ]
     )
     return _bootstrap_test(reps, delta)
+
+
+def _paired_multinomial(
+    kc: ConfusionKernel, kr: ConfusionKernel, sign: float, delta: float, n_boot: int,
+    seed: int,
+) -> _Test:
+    """The paired row bootstrap of a confusion-matrix metric, drawn as multinomial counts of the
+    joint cells (true class, current prediction, reference prediction): the same distribution at
+    O(k**3) per replicate."""
+    k = kc.k
+    yt, pc = np.divmod(kc.cells, k)
+    pr = kr.cells % k
+    joint = np.bincount((yt * k + pc) * k + pr, minlength=k**3).astype(np.float64)
+
+    def stat(draws: NDArray[np.float64]) -> NDArray[np.float64]:
+        d = draws.reshape(-1, k, k, k)
+        cur = d.sum(axis=3).reshape(-1, k * k)  # (true, current)
+        ref = d.sum(axis=2).reshape(-1, k * k)  # (true, reference)
+        return np.asarray(sign * (kc.metric_of(cur) - kr.metric_of(ref)), dtype=np.float64)
+
+    reps = multinomial_replicates(joint, stat, n_boot, seed)
+    return _bootstrap_test(reps, delta, "paired-multinomial-bootstrap")
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pytest_mlgate.errors import DataError, UnknownMetricError
-from pytest_mlgate.stats import known_metrics
-from pytest_mlgate.stats.intervals import FloatArray, delong, percentile_interval, wilson
+from pytest_mlgate.stats import influence, known_metrics
+from pytest_mlgate.stats.influence import Linearized
+from pytest_mlgate.stats.intervals import (
+    BLOCK_ELEMENTS,
+    FloatArray,
+    delong,
+    percentile_interval,
+    wilson,
+)
 
 Output = Literal["predict", "proba", "scores", "values"]
 Samples = dict[str, NDArray[Any]]
@@ -158,15 +165,15 @@ def resolve(name: str) -> MetricSpec:
     )
 
 
-def interval_method(spec: MetricSpec, weighted: bool) -> str:
-    """'wilson', 'delong' or 'bootstrap' for this metric."""
+def analytic_method(spec: MetricSpec, weighted: bool) -> str | None:
+    """'wilson' or 'delong' where a closed-form interval applies, else None (see estimate)."""
     if weighted:
-        return "bootstrap"
+        return None
     if spec.canonical in ("accuracy", "error_rate", "precision", "recall"):
         return "wilson"
     if spec.canonical == "roc_auc":
         return "delong"
-    return "bootstrap"
+    return None
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -184,13 +191,17 @@ class Kernel:
     def resample(self, idx: NDArray[np.intp]) -> FloatArray:
         raise NotImplementedError
 
+    def linearize(self) -> Linearized | None:
+        """Value and per-row influence contributions, where the metric has them (else None)."""
+        return None
+
 
 def _weights_of(samples: Mapping[str, NDArray[Any]], n: int) -> FloatArray | None:
     w = samples.get("weight")
     return None if w is None else np.asarray(w, dtype=np.float64).reshape(n)
 
 
-class _ConfusionKernel(Kernel):
+class ConfusionKernel(Kernel):
     def __init__(self, spec: MetricSpec, samples: Mapping[str, NDArray[Any]]) -> None:
         yt = np.asarray(samples["y_true"], dtype=np.int64)
         yp = np.asarray(samples["y_pred"], dtype=np.int64)
@@ -222,6 +233,16 @@ class _ConfusionKernel(Kernel):
             self.spec.canonical,
             self._matrices(self.cells[idx], None if self.w is None else self.w[idx]),
             self.pos,
+        )
+
+    def cell_counts(self) -> FloatArray:
+        """Rows per (true, predicted) cell, flattened: (k * k,). Unweighted."""
+        return np.bincount(self.cells, minlength=self.k * self.k).astype(np.float64)
+
+    def metric_of(self, counts: FloatArray) -> FloatArray:
+        """The metric of a stack of flattened cell counts (b, k * k)."""
+        return confusion_metric(
+            self.spec.canonical, counts.reshape(-1, self.k, self.k), self.pos
         )
 
     def counts(self) -> tuple[float, float]:
@@ -307,6 +328,9 @@ class _MeanKernel(Kernel):
         m = np.average(self.v, weights=self.w)
         return float(self.sign * m)
 
+    def linearize(self) -> Linearized:
+        return influence.mean(self.v, self.w, self.sign)
+
     def resample(self, idx: NDArray[np.intp]) -> FloatArray:
         if self.w is None:
             return np.asarray(self.sign * self.v[idx].mean(axis=1), dtype=np.float64)
@@ -385,6 +409,7 @@ class _RegressionKernel(Kernel):
                 raise DataError(f"metric {spec.name!r} needs non-negative targets and predictions")
             y, f = np.log1p(y), np.log1p(f)
         e = f - y
+        self._y, self._e = y, e
         if kind in ("r2", "explained_variance"):
             self.cols = [y, y * y, e, e * e]
         elif kind == "mae":
@@ -420,6 +445,20 @@ class _RegressionKernel(Kernel):
         w = self.w[idx]
         return self._finish(w.sum(axis=1), [(c[idx] * w).sum(axis=1) for c in self.cols])
 
+    def linearize(self) -> Linearized:
+        kind = self.spec.canonical
+        w = self.w
+        if kind in ("r2", "explained_variance"):
+            total = float(w.sum())
+            y, e = self._y, self._e
+            b = (y - np.dot(w, y) / total) ** 2
+            a = e * e if kind == "r2" else (e - np.dot(w, e) / total) ** 2
+            # Centring on the weighted means is second order in the expansion: left out.
+            return influence.one_minus_ratio(a, b, w)
+        if kind in ("rmse", "rmsle"):
+            return influence.root_mean(self.cols[0], w, self.spec.sign)
+        return influence.mean(self.cols[0], w, self.spec.sign)
+
 
 class _GroupedRanking(Kernel):
     """Binary ROC AUC or average precision under resampling: rows sorted once by score, tied
@@ -439,6 +478,7 @@ class _GroupedRanking(Kernel):
         self.g[order] = group_sorted
         self.n_groups = int(group_sorted[-1]) + 1 if self.n else 0
         self.pos = positive
+        self._score = score
         self.w = np.ones(self.n) if w is None else w
         self.kind = kind
 
@@ -475,6 +515,15 @@ class _GroupedRanking(Kernel):
         p = self.pos[idx] * w
         return self._finish(*self._counts(self.g[idx], p, w - p))
 
+    def linearize(self) -> Linearized | None:
+        if self.kind == "average_precision":
+            return influence.average_precision(self.g, self.n_groups, self.pos, self.w)
+        if self.kind == "roc_auc" and np.all(self.w == 1.0):
+            # DeLong's components are the AUC's influence values (unweighted only).
+            d = delong(self.pos, self._score)
+            return Linearized(d.auc, influence.roc_auc_components(self.pos, d.components, d.auc))
+        return None
+
 
 class _OvrKernel(Kernel):
     """One-vs-rest ROC AUC averaged over classes (macro, or weighted by prevalence)."""
@@ -489,6 +538,7 @@ class _OvrKernel(Kernel):
             raise DataError(f"metric {spec.name!r} needs at least two classes in y")
         self.parts = [(_GroupedRanking(yt == k, p[:, k], w, "roc_auc"), yt == k) for k in present]
         self.w = np.ones(self.n) if w is None else w
+        self.unit_weights = w is None
         self.weighted = spec.name.endswith("_weighted")
 
     def _combine(self, aucs: FloatArray, prevalence: FloatArray) -> FloatArray:
@@ -510,6 +560,25 @@ class _OvrKernel(Kernel):
         aucs = np.stack([k.resample(idx) for k, _ in self.parts], axis=1)
         prev = np.stack([(self.w[idx] * m[idx]).sum(axis=1) for _, m in self.parts], axis=1)
         return self._combine(aucs, prev)
+
+    def linearize(self) -> Linearized | None:
+        if not self.unit_weights:
+            return None
+        lins = [k.linearize() for k, _ in self.parts]
+        if any(lin is None for lin in lins):
+            return None
+        aucs = np.array([lin.value for lin in lins if lin is not None])
+        phis = np.stack([lin.phi for lin in lins if lin is not None])
+        if not self.weighted:
+            return Linearized(float(aucs.mean()), phis.mean(axis=0))
+        # Prevalence weights vary with the sample too: their share of the expansion.
+        member = np.stack([m for _, m in self.parts]).astype(np.float64)
+        share = member.mean(axis=1)
+        value = float(np.dot(share, aucs))
+        phi = share @ phis + ((member - share[:, None]) / self.n * (aucs - value)[:, None]).sum(
+            axis=0
+        )
+        return Linearized(value, phi)
 
 
 class _GenericKernel(Kernel):
@@ -564,7 +633,7 @@ class _GenericKernel(Kernel):
 def kernel(spec: MetricSpec, samples: Mapping[str, NDArray[Any]]) -> Kernel:
     """The kernel of metric ``spec`` on per-sample data ``samples``."""
     if spec.family == "confusion":
-        return _ConfusionKernel(spec, samples)
+        return ConfusionKernel(spec, samples)
     if spec.family == "proba":
         return _proba_kernel(spec, samples)
     if spec.family == "regression":
@@ -595,6 +664,54 @@ class Estimate:
     info: dict[str, Any]
 
 
+def multinomial_replicates(
+    counts: FloatArray, stat: Callable[[FloatArray], FloatArray], n_boot: int, seed: int
+) -> FloatArray:
+    """``stat`` of ``n_boot`` multinomial redraws of the cell counts ``counts`` (c,).
+
+    Resampling n rows with replacement and counting them per cell gives exactly this
+    distribution, so a metric of the cell counts gets the row bootstrap's replicates at O(c)
+    per replicate instead of O(n). ``stat`` maps (block, c) counts to (block,) values; draws
+    are made in blocks of at most ``BLOCK_ELEMENTS`` counts.
+    """
+    total = round(float(counts.sum()))
+    rng = np.random.default_rng(seed)
+    p = counts / max(total, 1)
+    block = max(1, min(n_boot, BLOCK_ELEMENTS // max(counts.size, 1)))
+    parts = []
+    done = 0
+    while done < n_boot:
+        b = min(block, n_boot - done)
+        parts.append(stat(rng.multinomial(total, p, size=b).astype(np.float64)))
+        done += b
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def cells_beat_rows(cells: int, n: int) -> bool:
+    """Whether resampling ``cells`` cell counts is cheaper than resampling ``n`` rows."""
+    return cells <= n
+
+
+def linear_interval(
+    k: Kernel, lin: Linearized, *, level: float, n_boot: int, seed: int, method: str
+) -> tuple[float, float, str, dict[str, Any]]:
+    """The t interval of ``lin`` where it is trusted (see ``influence``), else the studentized
+    bootstrap over rows with ``k`` recomputing the metric. Returns (low, high, method, info)."""
+    info: dict[str, Any] = {"se": lin.se}
+    if lin.t_ok() or lin.se == 0.0:
+        lo, hi = lin.interval(level)
+        return lo, hi, method, info
+    reps = influence.studentized_replicates(lin, k.resample, n_boot=n_boot, seed=seed)
+    lo, hi = percentile_interval(reps, level)
+    info.update(n_boot=int(np.count_nonzero(np.isfinite(reps))), seed=seed,
+                skewness=lin.skewness)
+    return lo, hi, "bootstrap-t", info
+
+
+# Method names for the t interval on influence values, per family (see docs/intervals.md).
+_LINEAR_METHOD = {"proba": "t", "ap": "influence-logit", "ovr": "delong-ovr"}
+
+
 def estimate(
     spec: MetricSpec,
     samples: Mapping[str, NDArray[Any]],
@@ -605,13 +722,16 @@ def estimate(
 ) -> Estimate:
     """Value and confidence interval of ``spec`` on ``samples``.
 
-    Wilson for unweighted proportions, DeLong for unweighted binary ROC AUC, otherwise a seeded
-    percentile bootstrap of ``n_boot`` resamples.
+    Per family (docs/intervals.md): Wilson for unweighted proportions, DeLong for unweighted
+    binary ROC AUC, multinomial resampling of the confusion cells for other unweighted
+    confusion-matrix metrics, a t interval on per-row influence values for means of losses,
+    regression metrics, average precision and one-vs-rest AUC (bootstrap-t where the t interval
+    is not trusted), otherwise a seeded percentile bootstrap of ``n_boot`` row resamples.
     """
     from pytest_mlgate.stats.intervals import bootstrap
 
     weighted = "weight" in samples
-    method = interval_method(spec, weighted)
+    method = analytic_method(spec, weighted)
     if spec.family == "ranking" or spec.family == "ap":
         pos = np.asarray(samples["y_true"], dtype=bool)
         if pos.all() or not pos.any():
@@ -620,7 +740,7 @@ def estimate(
                 f"({pos.size} rows); evaluate on data with positives and negatives"
             )
     if method == "wilson":
-        ck = _ConfusionKernel(spec, samples)
+        ck = ConfusionKernel(spec, samples)
         succ, trials = ck.counts()
         lo, hi = wilson(succ, trials, level)
         value = ck.point()
@@ -634,9 +754,24 @@ def estimate(
         return Estimate(d.auc, lo, hi, method, {"se": d.se, "n_pos": d.n_pos, "n_neg": d.n_neg})
     k = kernel(spec, samples)
     value = k.point()
-    reps = bootstrap(k.resample, k.n, n_boot=n_boot, seed=seed)
+    info: dict[str, Any]
+    if isinstance(k, ConfusionKernel) and not weighted and cells_beat_rows(k.k * k.k, k.n):
+        reps = multinomial_replicates(k.cell_counts(), k.metric_of, n_boot, seed)
+        method = "multinomial-bootstrap"
+    else:
+        lin = k.linearize()
+        if lin is not None and lin.n >= 3:
+            name = _LINEAR_METHOD.get(spec.family)
+            if name is None:  # regression
+                name = "t" if spec.canonical in ("mse", "mae", "mape", "msle") else "delta-t"
+            lo, hi, method, info = linear_interval(
+                k, lin, level=level, n_boot=n_boot, seed=seed, method=name
+            )
+            return Estimate(value, lo, hi, method, info)
+        reps = bootstrap(k.resample, k.n, n_boot=n_boot, seed=seed)
+        method = "bootstrap"
     lo, hi = percentile_interval(reps, level)
-    info: dict[str, Any] = {"n_boot": int(reps.size), "seed": seed}
+    info = {"n_boot": int(reps.size), "seed": seed}
     undefined = int(np.count_nonzero(~np.isfinite(reps)))
     if undefined:
         info["undefined_resamples"] = undefined

@@ -106,6 +106,7 @@ def check_agreement(root: Path) -> dict[str, int]:
     reg = check_readable(root)
     state = reg.state(NAME)
     assert state.versions == state.published, "a version without a publish record remains"
+    assert state.torn is None and state.pending == {}, (state.torn, state.pending)
     last: dict[str, tuple[int, str]] = {}
     for e in state.events:
         if e["event"] == "alias":

@@ -318,3 +318,39 @@ def test_samples_file_with_a_matching_hash(scratch: Path, junk: bytes) -> None:
     doc["samples_file"]["sha256"] = hashlib.sha256(junk).hexdigest()
     path.write_text(json.dumps(doc))
     answers_clearly(lambda: load_baseline(path), "baseline.samples.npz")
+
+
+# -- journal ------------------------------------------------------------------------------------
+@FUZZ
+@given(data=st.data())
+def test_journal(fresh: Callable[[], Path], scratch: Path, data: st.DataObject) -> None:
+    """A journal planted in .staging (as someone with write access to the registry can):
+    the next operation replays it only when every field passes the live commands' rules, and
+    never writes outside the registry."""
+    root = fresh()
+    victim = scratch / f"victim-{uuid.uuid4().hex[:8]}"
+    victim.mkdir()
+    (victim / "config.json").write_text("{}")
+    token = uuid.uuid4().hex
+    aid = json.loads((root / "iris" / "2" / "manifest.json").read_text())["artifact_id"]
+    event = {"event": "alias", "alias": "staging", "version": 2, "artifact_id": aid,
+             "previous": None, "time": "2026-01-01T00:00:00Z", "op": token}
+    seed = {"op": token, "kind": "alias", "name": "iris", "version": 2, "artifact_id": aid,
+            "events": [event]}
+    doc = data.draw(mutations(seed), label="journal")
+    if isinstance(doc, dict) and data.draw(st.booleans(), label="aim outside"):
+        doc.setdefault("events", [{}])
+        if isinstance(doc["events"], list) and doc["events"] and isinstance(doc["events"][0], dict):
+            doc["events"][0]["alias"] = data.draw(st.sampled_from(
+                [str(victim / "config"), os.path.relpath(victim / "config",
+                                                         root / "iris" / "aliases")]))
+    raw = dumps(doc).replace(b"/etc/passwd", str(victim / "passwd").encode())
+    if data.draw(st.booleans(), label="committed"):
+        with open(root / "iris" / "history.jsonl", "ab") as fh:
+            fh.write((json.dumps(event) + "\n").encode())
+    (root / ".staging" / f"{token}.lock").write_bytes(raw)
+    before = sorted(p.name for p in scratch.iterdir())
+    answers_clearly(lambda: LocalRegistry(root).promote("iris", 1, "qa"), f"{token}.lock")
+    assert sorted(p.name for p in victim.iterdir()) == ["config.json"]
+    assert (victim / "config.json").read_text() == "{}"
+    assert sorted(p.name for p in scratch.iterdir()) == before, "written outside the registry"

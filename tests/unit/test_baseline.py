@@ -291,3 +291,33 @@ def test_cli_show_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "+0.02" in out and "added" in out and "removed" in out
     assert main(["baseline", "show", str(tmp_path / "missing.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_samples_file_that_is_a_device_is_refused_not_read_forever(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "baseline.json"
+    _write(path)
+    side_path(path).unlink()
+    side_path(path).symlink_to("/dev/zero")
+    with pytest.raises(BaselineError, match=r"baseline side file .*samples\.npz cannot be read "
+                       r"\(it is not a regular file"):
+        load_baseline(path)
+    assert main(["baseline", "show", str(path)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fields", "why"), [
+    ({"level": 7}, "level is 7, not a confidence level"),
+    ({"level": 0}, "level is 0, not a confidence level"),
+    ({"level": 1.0}, "level is 1, not a confidence level"),
+    ({"low": 0.99, "high": 0.95}, r"its interval is \[0\.99, 0\.95\]: low is above high"),
+])
+def test_a_nonsense_interval_is_refused_naming_the_file(
+        tmp_path: Path, fields: dict[str, Any], why: str) -> None:
+    path = tmp_path / "baseline.json"
+    metric = {"value": 0.9733, "low": 0.95, "high": 0.99, "level": 0.95, **fields}
+    path.write_text(json.dumps({"schema_version": 1, "metrics": {"t": {"accuracy": metric}}}))
+    with pytest.raises(BaselineError, match=rf"baseline .*baseline\.json: metric 'accuracy' of "
+                       rf"'t' is malformed \({why}"):
+        load_baseline(path)

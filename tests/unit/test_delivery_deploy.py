@@ -46,8 +46,8 @@ def test_a_timeout_ends_the_whole_process_group(staged: StagedCandidate, tmp_pat
     """)
     artifact = LocalRegistry(tmp_path / "reg").publish(staged, {})
     target = DeployTarget(target.argv, 0.8)
-    with pytest.raises(DeployTimeout, match=r"longer than 0\.8 s; it and every process it started "
-                       r"were killed(.|\n)*child started"):
+    with pytest.raises(DeployTimeout, match=r"longer than 0\.8 s; it \(pid \d+\) and every process "
+                       r"in its process group were killed(.|\n)*child started"):
         run_deploy_target(target, artifact)
     time.sleep(2.5)
     assert not marker.exists(), "a child of the timed-out deploy command finished the deploy"
@@ -113,3 +113,65 @@ def test_a_deploy_script_can_load_exactly_the_artefact_it_was_given(staged: Stag
     entry, failure = deliver_candidate(reg, staged, {}, targets=[script])
     assert failure is None, failure
     assert entry["deploy"][0]["output"].strip() == "loaded LogisticRegression"
+
+
+def _escaping_helper(tmp_path: Path) -> tuple[str, Path]:
+    """Code that starts a helper in a session of its own (as a deploy starting a daemon does),
+    holding the command's output for a minute; the helper writes its pid to the returned path."""
+    pidfile = tmp_path / "helper.pid"
+    code = (f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); "
+            "time.sleep(60)")
+    return f"""
+        import subprocess, sys, time
+        subprocess.Popen([sys.executable, "-c", {code!r}], start_new_session=True)
+        print("deploy started its helper", flush=True)
+    """, pidfile
+
+
+def _stop(pidfile: Path) -> None:
+    import contextlib
+    import os
+    import signal
+
+    for _ in range(100):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.05)
+    if pidfile.exists() and pidfile.read_text():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sessions are POSIX")
+def test_a_command_that_exits_ok_is_ok_even_when_a_helper_keeps_its_output(
+        staged: StagedCandidate, tmp_path: Path) -> None:
+    """The command's own exit status decides; a helper that left its session and keeps the
+    output pipe open does not turn a success into a timeout, nor hold the step for its life."""
+    body, pidfile = _escaping_helper(tmp_path)
+    target = DeployTarget(_script(tmp_path, body + "\n        sys.exit(0)\n").argv, 30.0)
+    artifact = LocalRegistry(tmp_path / "reg").publish(staged, {})
+    start = time.monotonic()
+    try:
+        out = run_deploy_target(target, artifact)
+    finally:
+        _stop(pidfile)
+    assert "deploy started its helper" in out
+    assert "left its process group and still holds its output" in out
+    assert time.monotonic() - start < 25, "the step waited for the helper, not for the command"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sessions are POSIX")
+def test_a_timeout_bounds_the_step_and_says_what_was_not_killed(
+        staged: StagedCandidate, tmp_path: Path) -> None:
+    body, pidfile = _escaping_helper(tmp_path)
+    target = DeployTarget(_script(tmp_path, body + "\n        time.sleep(60)\n").argv, 1.0)
+    artifact = LocalRegistry(tmp_path / "reg").publish(staged, {})
+    start = time.monotonic()
+    try:
+        with pytest.raises(DeployTimeout, match=r"longer than 1 s; it \(pid \d+\) and every "
+                           r"process in its process group were killed\. A process it started "
+                           r"had left that group .* it was not killed(.|\n)*helper"):
+            run_deploy_target(target, artifact)
+    finally:
+        _stop(pidfile)
+    assert time.monotonic() - start < 25, "the timeout did not bound the step"

@@ -175,4 +175,4 @@ def test_paired_bootstrap_for_f1_and_paired_delong_for_auc() -> None:
         current_samples=lab(worse["score"]),
         reference_samples=lab(s_ref),
     )
-    assert out.method == "paired-bootstrap" and out.verdict == "fail"
+    assert out.method == "paired-multinomial-bootstrap" and out.verdict == "fail"
