@@ -7,7 +7,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from pytest_mlgate.stats.evaluation import evaluate
-from pytest_mlgate.stats.registry import direction_of
+from pytest_mlgate.stats.known_metrics import direction_of
 
 
 class Fixed:
