@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
@@ -205,17 +206,85 @@ def output_file_problem(path: StrPath, *, make_parents: bool) -> str | None:
     file, or (unless ``make_parents``, which lets the writer make them) its directory is
     missing. Checked before work whose result would then be lost."""
     target = Path(path)
-    if target.is_dir():
-        return f"{target} is a directory; give a file path in it, such as {target / 'out.json'}"
-    parent = target.parent
-    ancestor = parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
-        return f"{ancestor} is not a directory, so {target} cannot be written"
-    if not make_parents and not parent.is_dir():
-        return f"the directory {parent} does not exist; create it first (mkdir -p {parent})"
+    try:
+        if target.is_dir():
+            return f"{target} is a directory; give a file path in it, such as {target / 'out.json'}"
+        parent = target.parent
+        ancestor = parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if ancestor.exists() and not ancestor.is_dir():
+            return f"{ancestor} is not a directory, so {target} cannot be written"
+        if not make_parents and not parent.is_dir():
+            return f"the directory {parent} does not exist; create it first (mkdir -p {parent})"
+    except OSError as exc:  # ENAMETOOLONG, EACCES on a parent, ...: what stat() itself refuses
+        return f"{exc.strerror or exc}; give a shorter or accessible path"
     return None
+
+
+# /dev/stdout -> /proc/self/fd/1, /dev/fd/2: a name for a descriptor a process has open.
+_FD_LINK = re.compile(r"/(?:dev|proc/(?P<pid>self|thread-self|[0-9]+))/fd/(?P<fd>[0-9]+)")
+
+
+def _descriptor_name(path: StrPath) -> tuple[bool, int | None]:
+    """Whether following ``path``'s symlinks passes through a descriptor name (the file behind
+    it is a stream someone reads or writes: the terminal, a pipe, the log stdout is redirected
+    to), and the descriptor's number when it is one of this process's own."""
+    p = os.path.abspath(os.fspath(path))
+    for _ in range(40):  # the kernel's own limit on a chain of links
+        m = _FD_LINK.fullmatch(p)
+        if m:
+            ours = m["pid"] in (None, "self", "thread-self", str(os.getpid()))
+            return True, int(m["fd"]) if ours else None
+        try:
+            link = os.readlink(p)
+        except OSError:
+            return False, None
+        p = os.path.normpath(os.path.join(os.path.dirname(p), link))
+    return False, None
+
+
+def is_stream(path: StrPath) -> bool:
+    """``path`` is, or leads by symlinks to, something other than a regular file (a device,
+    a FIFO), or is a name for an open descriptor (/dev/stdout). A missing file is made as a
+    regular one (a dangling symlink's where it points)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return True
+    except FileNotFoundError:
+        pass
+    return _descriptor_name(path)[0]
+
+
+def write_output(path: StrPath, data: bytes) -> None:
+    """Write a report to ``path`` (docs/reports.md). A regular file, or none yet, is replaced
+    atomically; a symlink is followed and the file it names is replaced, the link kept. A
+    stream is written through and never replaced: this process's own descriptor (/dev/stdout,
+    /dev/stderr, /proc/self/fd/N) is written at its current position, after what Python has
+    buffered for it, so the report lands between pytest's lines even when stdout is redirected
+    to a file; a device or a FIFO is opened and appended to. OSError (ENOSPC from /dev/full,
+    ENXIO from a FIFO that no process reads) is the caller's to report."""
+    if not is_stream(path):
+        replace(os.path.realpath(path), data)
+        return
+    own = _descriptor_name(path)[1]
+    if own is not None:
+        import sys
+
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(Exception):
+                if stream is not None and stream.fileno() == own:
+                    stream.flush()
+        write_all(own, data, path)
+        return
+    # The name itself is opened: the kernel follows /proc/N/fd/1 to a pipe that has no path.
+    # O_NONBLOCK: opening a FIFO that no process reads fails (ENXIO) rather than hanging.
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+    try:
+        os.set_blocking(fd, True)
+        write_all(fd, data, path)
+    finally:
+        os.close(fd)
 
 
 def write_bytes(path: StrPath, data: bytes) -> None:
@@ -226,10 +295,14 @@ def write_text(path: StrPath, text: str) -> None:
     replace(path, text.encode("utf-8"))
 
 
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as indented, key-sorted JSON (reviewable in a diff), UTF-8, newline-terminated."""
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
+
+
 def write_json(path: StrPath, obj: Any) -> None:
-    """Write ``obj`` as indented, key-sorted JSON (reviewable in a diff) atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    write_text(path, text)
+    """Write ``obj`` as indented, key-sorted JSON atomically."""
+    replace(path, json_bytes(obj))
 
 
 def link_or_copy(src: StrPath, dst: StrPath) -> bool:

@@ -304,7 +304,7 @@ def _read_json(p: Path) -> dict[str, Any]:
     return data
 
 
-def _read_side(p: Path, side: Path, sha: str) -> dict[str, NDArray[Any]] | None:
+def _read_side(p: Path, side: Path, sha: str) -> dict[str, NDArray[Any]]:
     """The arrays of the side file whose SHA-256 is ``sha``, decoded from the bytes hashed. A
     writer leaves the new side file at ``_next_path`` until the JSON naming it is in place, so
     that name is tried too (and the side file again, in case the writer just renamed it)."""
@@ -328,7 +328,12 @@ def _read_side(p: Path, side: Path, sha: str) -> dict[str, NDArray[Any]] | None:
             actual = digest
     if data is None:
         if not found:
-            return None
+            # Without it paired comparisons fall back to weaker unpaired ones: never silently.
+            raise BaselineError(
+                f"baseline {p} records the side file {side.name} (sha256 {sha[:12]}), but "
+                f"{side} is missing: commit it next to the baseline (both files belong in "
+                f"version control), or delete {p} and rerun "
+                "`pytest --mlgate --mlgate-update-baseline` to write a fresh pair")
         raise _Mismatch(
             f"baseline side file {side} does not match {p} (sha256 {actual[:12]} != "
             f"recorded {sha[:12]}): the two were not written together; {_FIX}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -48,11 +49,12 @@ class Controller:
         self.tests: dict[str, TestEntry] = {}
         self.collected: set[str] = set()
         self.finished: set[str] = set()
-        self.ungated_failures = 0
+        self.ungated_failed: set[str] = set()  # node ids: a test can fail in call and teardown
         self.collection_errors: set[str] = set()  # a set: every xdist worker reports the same error
         self.deselected: dict[str, int] = {}  # gate -> gated tests deselected (-k, -m, ...)
         self.crashed_workers: list[str] = []
         self.interrupted = False
+        self.usage_error = ""  # a usage error found at collection, which stops the run
         self.worker_data: list[dict[str, Any]] = []
         self.result: RunResult | None = None
 
@@ -71,7 +73,7 @@ class Controller:
             # A test without a gate: only completeness (above) and failures matter. This runs for
             # every report of every test, so it does as little as it can.
             if outcome == "failed":
-                self.ungated_failures += 1
+                self.ungated_failed.add(nodeid)
             return
         if entry is None:
             entry = self.tests[nodeid] = TestEntry(nodeid)
@@ -139,12 +141,16 @@ class Controller:
             reasons.append(f"{deselected} gated test(s) deselected (-k, -m, --deselect or --lf)")
         reasons.extend(self._selected_elsewhere())
         opt = self.config.option
-        if getattr(opt, "stepwise", False) or getattr(opt, "stepwise_skip", False):
-            reasons.append("--stepwise stops at the first failure")
+        # --stepwise needs no reason of its own: the tests it skips are deselected (counted
+        # above) and the first failure stops the run (collected tests not run, below). With no
+        # earlier failure it runs the whole suite, and such a run is complete.
         if getattr(opt, "collectonly", False):
             reasons.append("--collect-only ran no test")
         not_run = self.collected - self.finished
-        if not_run and not getattr(opt, "collectonly", False):
+        stopped = self._stopped_by(exitstatus)
+        if stopped:
+            reasons.append(f"{stopped} stopped the run before any test ran")
+        elif not_run and not getattr(opt, "collectonly", False):
             reasons.append(f"{len(not_run)} collected test(s) did not run (-x/--maxfail or an interrupt)")
         if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
             reasons.append("the run was interrupted")
@@ -154,6 +160,12 @@ class Controller:
             reasons.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
         return reasons
 
+    def _stopped_by(self, exitstatus: int) -> str:
+        """"a usage error" when one stopped the run before any test ran, else ""."""
+        if self.usage_error or (exitstatus == pytest.ExitCode.USAGE_ERROR and not self.finished):
+            return "a usage error"
+        return ""
+
     def _selected_elsewhere(self) -> list[str]:
         """Selections that can leave out tests of any gate without deselecting them (they are
         never collected): paths or node ids on the command line, --lf skipping whole files."""
@@ -161,9 +173,19 @@ class Controller:
         narrowed = self._narrowed_by_arguments()
         if narrowed:
             reasons.append(narrowed)
-        if getattr(self.config.option, "lf", False):
+        if getattr(self.config.option, "lf", False) and self._lf_selected():
             reasons.append("--lf runs only the tests that failed last time")
         return reasons
+
+    def _lf_selected(self) -> bool:
+        """Whether --lf picked a subset: pytest's lfplugin found earlier failures among the
+        tests (with none, it runs the whole suite: 'no previously failed tests')."""
+        lf = self.config.pluginmanager.get_plugin("lfplugin")
+        if lf is None:
+            return False
+        if not hasattr(lf, "_previously_failed_count"):  # another pytest: its failure record
+            return bool(getattr(lf, "lastfailed", None))
+        return bool(lf._previously_failed_count)
 
     def _not_selected(self, gate: str, elsewhere: bool) -> str:
         """Why the selection may have left out the tests of ``gate``, or "" if it did not."""
@@ -182,10 +204,31 @@ class Controller:
         here = config.invocation_params.dir
         given = [(here / a).resolve() for a in config.args]
         roots = [(config.rootpath / t).resolve() for t in config.getini("testpaths")] or [config.rootpath.resolve()]
-        uncovered = [r for r in roots if not any(g == r or g in r.parents for g in given)]
+        def covered(path: Path) -> bool:
+            return any(g == path or g in path.parents for g in given)
+
+        # A root is covered by a path at or above it, or by paths naming every test file in it.
+        uncovered = [r for r in roots if not covered(r) and not all(map(covered, self._test_files(r)))]
         if uncovered:
             return f"the paths on the command line cover only part of the suite (not all of {', '.join(map(str, uncovered))})"
         return ""
+
+    def _test_files(self, root: Path) -> list[Path]:
+        """The files under ``root`` that pytest would collect test modules from (``python_files``
+        patterns, ``norecursedirs`` skipped): [root] when it cannot tell, so it is not covered."""
+        import fnmatch
+        import os
+
+        if not root.is_dir():
+            return [root]
+        patterns = [str(p) for p in self.config.getini("python_files")]
+        skip = [str(p) for p in self.config.getini("norecursedirs")]
+        found = []
+        for here, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not any(fnmatch.fnmatch(d, s) for s in skip)]
+            found += [Path(here, f).resolve() for f in files
+                      if f.endswith(".py") and any(fnmatch.fnmatch(f, p) for p in patterns)]
+        return found or [root]
 
     def decide(self, exitstatus: int) -> RunResult:
         required = set(self.settings.required_gates)
@@ -209,6 +252,9 @@ class Controller:
         failures: list[str] = []
         reasons = self.incomplete_reasons(exitstatus)
         elsewhere = bool(self._selected_elsewhere())
+        stopped = self._stopped_by(exitstatus)
+        if stopped:
+            failures.append(self.usage_error or f"pytest exit status {int(exitstatus)}: {stopped} stopped the run")
         for g in GATES:
             c = counts[g]
             is_req = g in required
@@ -220,7 +266,9 @@ class Controller:
                 # A required gate the selection (-k, -m, paths, node ids) left without a test is
                 # not run: the run is partial, not failed. A complete run still requires it.
                 unselected = self._not_selected(g, elsewhere) if is_req else ""
-                if unselected:
+                if is_req and stopped:
+                    verdict, reason = "not_run", f"{stopped} stopped the run"
+                elif unselected:
                     verdict, reason = "not_run", unselected
                 elif is_req:
                     verdict, reason = "fail", "required gate, but no test ran"
@@ -234,7 +282,7 @@ class Controller:
         if self.crashed_workers:
             failures.append(f"pytest-xdist worker(s) crashed: {', '.join(self.crashed_workers)}")
         not_run = [g for g, r in gates.items() if r.verdict == "not_run"]
-        if not_run:
+        if not_run and not stopped:
             reasons.append(f"required gate(s) not run: {', '.join(not_run)} (outside the selection)")
         run = {
             "started": datetime.fromtimestamp(self.started, timezone.utc).isoformat(timespec="seconds"),
@@ -256,7 +304,7 @@ class Controller:
         }
         self.result = RunResult(
             complete=not reasons, incomplete_reasons=reasons, gates=gates,
-            tests=tests, run=run, failures=failures, ungated_failures=self.ungated_failures,
+            tests=tests, run=run, failures=failures, ungated_failures=len(self.ungated_failed),
             rootpath=str(self.config.rootpath),
         )
         return self.result

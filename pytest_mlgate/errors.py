@@ -84,7 +84,13 @@ class BehaviourError(MlgateError):
 
 
 class ArtifactError(MlgateError):
-    """A model cannot be packaged (unserializable type, bad name)."""
+    """A model cannot be packaged (unserializable type, bad name). ``reason``: the one-line
+    summary of a library's error that caused it, when that error is not chained (raised ``from
+    None``: its traceback runs through the library's internals, lines a user cannot act on)."""
+
+    def __init__(self, *args: object, reason: str | None = None) -> None:
+        super().__init__(*args)
+        self.reason = reason
 
 
 class VerificationError(MlgateError):

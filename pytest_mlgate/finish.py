@@ -53,13 +53,15 @@ def finish_run(result: RunResult, settings: Settings, *, exitstatus: int, candid
                         settings.baseline, loaded, str(info.get("status", "failed")),
                         str(info.get("message", "")), updated=bool(info.get("updated")))
     finally:
+        # The reports are written once the exit status is final, so that they state it.
+        failed = bool(result.failures) or (result.delivery is not None and result.delivery.get("status") == "failed") \
+            or (result.baseline.get("status") == "failed")
+        if settings.gate_mode and not collect_only and failed and status == EXIT_OK:
+            status = EXIT_TESTS_FAILED
+        result.conclude(int(status))
         write_reports(settings, result)
-    if collect_only:
-        return int(status)
-    failed = bool(result.failures) or (result.delivery is not None and result.delivery.get("status") == "failed") \
-        or (result.baseline.get("status") == "failed")
-    if settings.gate_mode and failed and status == EXIT_OK:
-        status = EXIT_TESTS_FAILED
+    if settings.gate_mode and not collect_only and result.failures and status == EXIT_OK:
+        status = EXIT_TESTS_FAILED  # a report that could not be written
     return int(status)
 
 
@@ -78,7 +80,7 @@ def write_reports(settings: Settings, result: RunResult) -> None:
     summary = os.environ.get("GITHUB_STEP_SUMMARY") if settings.gate_mode else None
     if settings.report is None and settings.markdown is None and settings.html is None and not summary:
         return
-    from pytest_mlgate.atomic import write_json, write_text
+    from pytest_mlgate.atomic import json_bytes, write_output
     from pytest_mlgate.report.render import render_markdown
 
     report = result.to_json()
@@ -87,10 +89,7 @@ def write_reports(settings: Settings, result: RunResult) -> None:
         if path is None:
             continue
         try:
-            if is_json:
-                write_json(path, report)
-            else:
-                write_text(path, markdown)
+            write_output(path, json_bytes(report) if is_json else markdown.encode("utf-8"))
         except OSError as exc:
             result.failures.append(f"could not write the report {path}: {exc.strerror or exc}")
     if settings.html is not None:
@@ -153,6 +152,19 @@ def update_baseline(settings: Settings, result: RunResult, rootpath: Path) -> di
     return info
 
 
+def report_for_candidate(run_report: Mapping[str, Any], name: str,
+                         named: Mapping[str, set[str]]) -> dict[str, Any]:
+    """The run report an artefact carries: without the tests that named only other candidates
+    (``named``: test id -> candidate names). A test that named no candidate (or a candidate
+    named from the session fixture) may be about any model, so every artefact keeps it."""
+    def keep(test: Mapping[str, Any]) -> bool:
+        # pytest-xdist's loadgroup suffixes performance tests' node ids (plugin.PERF_GROUP).
+        names = named.get(str(test.get("nodeid", "")).removesuffix("@mlgate-performance"))
+        return names is None or name in names
+
+    return {**run_report, "tests": [t for t in run_report.get("tests", []) if keep(t)]}
+
+
 def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, Any]],
             deploy_hook: Callable[[Any], None] | None) -> dict[str, Any]:
     """Publish every candidate, run the deploy steps, then move the requested aliases, when
@@ -177,6 +189,7 @@ def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, An
                 "message": "nothing delivered: --mlgate-deliver was given but no test called "
                            "mlgate.candidate(model, name=...)"}
     by_name: dict[str, dict[str, Any]] = {}
+    named: dict[str, set[str]] = {}  # test id -> the candidates it named
     for c in candidates:
         seen = by_name.get(c["name"])
         if seen is not None and seen["content_hash"] != c["content_hash"]:
@@ -184,6 +197,8 @@ def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, An
                     "message": f"nothing delivered: candidate {c['name']!r} was registered twice with "
                                f"different models; register one model per name"}
         by_name[c["name"]] = c
+        for test in c.get("tests") or ():
+            named.setdefault(str(test), set()).add(c["name"])
     from pytest_mlgate.delivery.deploy import parse_deploy_targets
     from pytest_mlgate.delivery.pipeline import DeployHook, deliver_candidate
     from pytest_mlgate.delivery.registry import LocalRegistry
@@ -205,7 +220,8 @@ def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, An
         key = load_signing_key(settings.signing_key) if settings.signing_key else None
         registry = LocalRegistry(settings.registry)
         for c in by_name.values():
-            entry, failure = deliver_candidate(registry, StagedCandidate.from_json(c), run_report,
+            entry, failure = deliver_candidate(registry, StagedCandidate.from_json(c),
+                                               report_for_candidate(run_report, c["name"], named),
                                                targets=targets, hooks=hooks, aliases=settings.aliases,
                                                signing_key=key)
             artifacts.append(entry)

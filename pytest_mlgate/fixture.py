@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.errors import MetricValueError, MlgateError
 from pytest_mlgate.measurement import Measurement, check_metric_value
 from pytest_mlgate.record import Record
 from pytest_mlgate.settings import Settings
@@ -83,7 +83,14 @@ class Mlgate:
     def record(self, name: str, value: float, **info: Any) -> Measurement:
         """Record a metric the test computed itself. ``value`` must be a finite real number."""
         __tracebackhide__ = True
-        number = check_metric_value(name, value)
+        try:
+            number = check_metric_value(name, value)
+        except MetricValueError as exc:
+            if isinstance(name, str) and name.strip():
+                self._record.refused[name] = str(exc)
+                self._record.measurements.pop(name, None)
+            raise
+        self._record.refused.pop(name, None)
         return self._add(Measurement(name=name, value=number, method="recorded", info=_json_safe(info)))
 
     def _add(self, m: Measurement, samples: Mapping[str, Any] | None = None) -> Measurement:
@@ -217,7 +224,9 @@ class Mlgate:
         __tracebackhide__ = True
         staged = self._services.add_candidate(model, name=name, example=example, data=data, card=card)
         if staged is not None:  # None outside gate mode: nothing was staged
-            self._record.candidates.append(self._services.candidates[-1])
+            entry = self._services.candidates[-1]
+            entry["tests"] = [self._record.nodeid]  # its artefact carries this test's metrics
+            self._record.candidates.append(entry)
         return staged
 
     # -- data and behaviour ----------------------------------------------------------------

@@ -190,8 +190,11 @@ def _number_map(test: str, gate: str, keyword: str, raw: Any, *, allow_scalar: b
     elif isinstance(raw, Mapping):
         items = raw.items()
     else:
+        example = "latency_p95_ms" if gate == "performance" else "accuracy"
+        scalar = f"a number for every metric ({keyword}=0.1) or " if allow_scalar else ""
         raise MarkerError(
-            f"{where}: expected a mapping of metric name to number, e.g. {keyword}={{\"accuracy\": 0.01}}"
+            f"{where}: expected {scalar}a mapping of metric name to number, e.g. "
+            f"{keyword}={{\"{example}\": 0.1}}"
         )
     out: dict[str, float] = {}
     for name, value in items:

@@ -43,7 +43,7 @@ from pytest_mlgate.settings import OPTIONS, Settings, option_dest, resolve
 if TYPE_CHECKING:
     from _pytest.nodes import Node
 
-    from pytest_mlgate.controller import Controller
+    from pytest_mlgate.controller import Controller  # noqa: F401 - named in a StashKey string
     from pytest_mlgate.fixture import Mlgate
     from pytest_mlgate.record import Record
     from pytest_mlgate.services import ProcessServices
@@ -87,7 +87,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                 metavar="N" if opt.kind == "int" else "PATH",
                                 help=f"{opt.help} (ini: {opt.ini})")
         default = list(opt.default) if opt.kind == "lines" else None
-        parser.addini(opt.ini, f"{opt.help} (default: {opt.default_text})", type=opt.ini_type, default=default)
+        parser.addini(opt.ini, f"{opt.help} (default: {opt.default_text})", type=_ini_type(opt), default=default)
+
+
+# pytest 9.2 takes a union of types for an ini key: a native TOML table ([tool.pytest]) may then
+# write `mlgate = true` or `mlgate_margin = 0.01`, while an INI file or -o still gives the text,
+# which settings.resolve converts and checks with its own messages. Earlier pytest: text only.
+_NATIVE_INI_TYPES: dict[str, Any] = {"bool": str | bool, "int": str | int, "float": str | float | int}
+
+
+def _ini_type(opt: Any) -> Any:
+    if opt.ini_type != "string" or pytest.version_tuple[:2] < (9, 2):
+        return opt.ini_type
+    return _NATIVE_INI_TYPES.get(opt.kind, "string")
 
 
 def _worker_input(config: pytest.Config) -> dict[str, Any] | None:
@@ -257,6 +269,9 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Any:
             continue
         node.stash[SPEC_KEY] = spec
         gated_items.append(node)
+        if spec.source == "path":
+            # So that `-m unit` selects it, as it selects a test that carries the marker itself.
+            node.add_marker(spec.gate)
         if spec.gate == "performance":
             if xdist is None:
                 xdist = collector.config.pluginmanager.hasplugin("xdist")
@@ -287,10 +302,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         other = owners.setdefault(spec.key, item.nodeid)
         if other != item.nodeid:
-            raise pytest.UsageError(
-                f"pytest-mlgate: key={spec.key!r} is used by {other} and {item.nodeid}; a baseline "
-                f"key names one test, so give each test its own key"
-            )
+            message = (f"pytest-mlgate: key={spec.key!r} is used by {other} and {item.nodeid}; a "
+                       f"baseline key names one test, so give each test its own key")
+            controller = config.stash.get(CONTROLLER_KEY, None)
+            if controller is not None:
+                controller.usage_error = message  # the reports lead with it, not with gates that ran nothing
+            raise pytest.UsageError(message)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -538,7 +555,7 @@ def mlgate_session(request: pytest.FixtureRequest) -> SessionFixture:
 
 # -- the end ------------------------------------------------------------------------------------
 
-@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the gate verdicts go in it
+@pytest.hookimpl(tryfirst=True)  # before pytest's JUnit writer: the verdicts go in its file
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     services = config.stash[SERVICES_KEY]
@@ -553,23 +570,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if controller is None:
         return
     status = controller.finish(int(exitstatus))
+    if controller.result is not None:
+        _junit_properties(config, controller.result)
     if status != int(exitstatus):
         session.exitstatus = status
-    _junit_suite_properties(config, controller)
 
 
-def _junit_suite_properties(config: pytest.Config, controller: Controller) -> None:
-    """The run's gate verdicts as test-suite properties of the --junitxml file."""
-    if controller.result is None or not getattr(config.option, "xmlpath", None):
+def _junit_properties(config: pytest.Config, result: Any) -> None:
+    """With --junitxml, the run's verdict, exit status and failures as properties of the test
+    suite, so the JUnit file says what the other reports say (a failed delivery is no test)."""
+    try:
+        from _pytest.junitxml import xml_key  # pytest has no public handle on its JUnit writer
+    except ImportError:  # pragma: no cover - a pytest without it writes the file without them
         return
-    from _pytest.junitxml import xml_key
-
     xml = config.stash.get(xml_key, None)
-    if xml is None:
+    if xml is None or "exit_status" not in result.run:
         return
     from pytest_mlgate.report.junit import suite_properties
 
-    for name, value in suite_properties(controller.result.to_json(provenance=False)):
+    for name, value in suite_properties(result.to_json(provenance=False)):
         xml.add_global_property(name, value)
 
 

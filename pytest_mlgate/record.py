@@ -64,6 +64,9 @@ class Record:
     slice_thresholds: dict[str, tuple[Threshold, str, float]] = field(default_factory=dict)
     # What the report draws (report/series.py): bounded curves, histograms, drift columns.
     series: list[dict[str, Any]] = field(default_factory=list)
+    # Metric name -> why record() refused its last value (a NaN, say). Kept even when the test
+    # caught the error: the last value offered was not a number, so no earlier one counts.
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def gate(self) -> str | None:

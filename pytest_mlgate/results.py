@@ -54,6 +54,16 @@ class TestEntry:
         }
 
 
+# pytest's exit statuses (pytest.ExitCode), named without importing pytest.
+EXIT_REASONS: dict[int, str] = {
+    1: "tests failed",
+    2: "the run was interrupted",
+    3: "pytest hit an internal error",
+    4: "a usage error stopped the run",
+    5: "no test was collected or selected",
+}
+
+
 class GateResult(NamedTuple):
     gate: str
     required: bool
@@ -112,6 +122,24 @@ class RunResult:
         """Whether any test of the run failed or errored, gated or not (the report's
         ``tests_failed``; ``GateResult.errored`` is a gate's count of errored tests)."""
         return self.ungated_failures > 0 or any(t.outcome in ("failed", "error") for t in self.tests)
+
+    def conclude(self, exit_status: int) -> None:
+        """Record the run's final exit status and make ``failures`` name every reason it is not 0:
+        the gates, then a failed delivery or baseline write, failing tests outside the gates, or
+        what stopped pytest. Called once, after delivery, before any report is written."""
+        delivery = self.delivery
+        if delivery is not None and delivery.get("status") == "failed":
+            # One line: a deploy command's output stays in the report's ``delivery`` object.
+            line = str(delivery.get("message", "")).split("\n", 1)[0].removesuffix(" Output:")
+            self.failures.append(line if line.startswith("delivery failed") else f"delivery failed: {line}")
+        if self.baseline.get("status") == "failed":
+            self.failures.append(f"baseline: {self.baseline.get('message', '')}")
+        if self.ungated_failures:
+            self.failures.append(f"{self.ungated_failures} test(s) without a gate failed or errored")
+        if exit_status != 0 and not self.failures:
+            self.failures.append(f"pytest exit status {exit_status}: "
+                                 f"{EXIT_REASONS.get(exit_status, 'pytest stopped the run')}")
+        self.run["exit_status"] = int(exit_status)
 
     def to_json(self, provenance: bool = True, metrics_only: bool = False,
                 counted_only: bool = False) -> dict[str, Any]:

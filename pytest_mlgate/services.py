@@ -72,9 +72,10 @@ class ProcessServices:
         checked (a mistake in the test's own code, like a bad marker argument) and None
         returned; the model is not touched."""
         __tracebackhide__ = True
-        if not self.settings.gate_mode:
-            from pytest_mlgate.delivery.artifact import validate_name
+        from pytest_mlgate.delivery.artifact import validate_model, validate_name
 
+        validate_model(model)
+        if not self.settings.gate_mode:
             validate_name(name)
             return None
         from pytest_mlgate.delivery.staging import stage_candidate

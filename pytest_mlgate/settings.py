@@ -10,6 +10,7 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -219,6 +220,12 @@ def resolve(
             raw = opt.default
         values[opt.ini] = _convert(opt, raw, False, rootdir)
     key = values["mlgate_signing_key"]
+    if key and ("-----BEGIN" in key or "PRIVATE KEY" in key):
+        raise ConfigError(
+            "ini mlgate_signing_key holds a key itself; it must name where the key is: a PEM file "
+            "path (outside the repository) or env:VARIABLE. Remove the key from the configuration "
+            "file and make a new one with `mlgate keygen PATH`: a key written into a file that is "
+            "committed is no longer secret.")
     if key and not key.startswith("env:"):
         path = Path(key).expanduser()
         values["mlgate_signing_key"] = str(path if path.is_absolute() else rootdir / path)
@@ -252,11 +259,53 @@ def _check_paths(settings: Settings, from_cli: dict[str, bool]) -> None:
         missing = html_extra_missing()
         if missing:  # said now, not after the suite ran
             raise ConfigError(f"{_name(by_ini['mlgate_html'], from_cli['mlgate_html'])} = {settings.html}: {missing}")
+    _check_collisions(settings, from_cli)
     registry = settings.registry
-    if registry.exists() and not registry.is_dir():
+    try:
+        not_dir = registry.exists() and not registry.is_dir()
+    except OSError as exc:
+        raise ConfigError(f"{_name(by_ini['mlgate_registry'], from_cli['mlgate_registry'])} = "
+                          f"{registry}: {exc.strerror or exc}; give a shorter or accessible "
+                          "path") from None
+    if not_dir:
         raise ConfigError(f"{_name(by_ini['mlgate_registry'], from_cli['mlgate_registry'])} = "
                           f"{registry}: {registry} is a file, not a directory; give the registry's "
                           "directory")
+
+
+def _check_collisions(settings: Settings, from_cli: dict[str, bool]) -> None:
+    """Two outputs that are one file would overwrite each other: a report written over the
+    baseline (or its samples file) loses the committed baseline, and two reports at one path
+    keep only the last. Compared after resolving symlinks."""
+    by_ini = {opt.ini: opt for opt in OPTIONS}
+
+    def label(key: str) -> str:
+        return _name(by_ini[key], from_cli[key])
+
+    named: list[tuple[str, Path]] = []
+    for key, path in (("mlgate_report", settings.report), ("mlgate_markdown", settings.markdown),
+                      ("mlgate_html", settings.html)):
+        if path is not None:
+            named.append((f"{label(key)} = {path}", path))
+    if not named:
+        return
+    from pytest_mlgate.baseline import side_path  # numpy: only when a report is asked for
+
+    base = label("mlgate_baseline")
+    named.append((f"{base} = {settings.baseline}", settings.baseline))
+    named.append((f"the baseline's samples file {side_path(settings.baseline)} (from {base})",
+                  side_path(settings.baseline)))
+    from pytest_mlgate.atomic import is_stream
+
+    seen: dict[Path, str] = {}
+    for what, path in named:
+        if is_stream(path):  # /dev/stdout: written through, appended to, so nothing is lost
+            continue
+        real = Path(os.path.realpath(path))
+        other = seen.setdefault(real, what)
+        if other != what:
+            raise ConfigError(f"{other} and {what} are the same file, so one would overwrite the "
+                              "other; give each its own path")
 
 
 def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:
@@ -318,8 +367,10 @@ def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:
     _check_paths(settings, from_cli)
     _check_delivery(settings)
     if (settings.update_baseline or settings.deliver) and not settings.gate_mode:
+        key = "mlgate_update_baseline" if settings.update_baseline else "mlgate_deliver"
         flag = "--mlgate-update-baseline" if settings.update_baseline else "--mlgate-deliver"
-        raise ConfigError(f"{flag} needs gate mode: add --mlgate (or ini mlgate = true)")
+        where = flag if from_cli.get(key) else f"ini {key} = true"
+        raise ConfigError(f"{where} needs gate mode: add --mlgate (or ini mlgate = true)")
     return settings
 
 

@@ -16,7 +16,7 @@ from pytest_mlgate.markers import Threshold
 from pytest_mlgate.measurement import Comparison, Measurement
 from pytest_mlgate.record import MetricResult, Record
 from pytest_mlgate.settings import Settings
-from pytest_mlgate.stats.known_metrics import METRICS, direction_of
+from pytest_mlgate.stats.known_metrics import direction_of, is_performance_reading
 
 if TYPE_CHECKING:
     from pytest_mlgate.baseline import Baseline
@@ -81,8 +81,7 @@ def _compare_baseline(record: Record, m: Measurement, settings: Settings,
         # baseline and shown, but not judged.
         return None
     spec = record.spec
-    info = METRICS.get(m.name)
-    if (info is not None and info.kind == "performance") or m.method == "benchmark":
+    if is_performance_reading(m.name, m.method):
         from pytest_mlgate.perf import compare_performance
         from pytest_mlgate.provenance import machine_info, same_machine
 
@@ -159,8 +158,11 @@ def judge(record: Record, settings: Settings, baseline: Baseline | None) -> list
     failures: list[str] = list(record.failures)
     results: list[MetricResult] = []
     thresholds = {t.metric: t for t in record.spec.thresholds} if record.spec else {}
+    for name, refusal in record.refused.items():
+        failures.append(f"{refusal}; record() refused the last value of {name}, so no earlier value "
+                        "counts (even when the test caught the error)")
     for name in thresholds:
-        if name not in record.measurements:
+        if name not in record.measurements and name not in record.refused:
             failures.append(f"threshold for {name}, but no {name} was recorded")
     if not settings.gate_mode:
         baseline = None

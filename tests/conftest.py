@@ -1,4 +1,5 @@
-"""Suite-wide hooks: the fault-injection summary line (tests/faults)."""
+"""Suite-wide hooks: the fault-injection summary line (tests/faults) and the ``both_modes``
+marker, which runs a test plain and under pytest-xdist."""
 
 from __future__ import annotations
 
@@ -34,3 +35,12 @@ class FaultCoverage:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(FaultCoverage(), "mlgate-fault-coverage")
+    config.addinivalue_line("markers", "both_modes: run the test once plain and once under pytest-xdist "
+                                       "with -n 2 (its mode argument is 'plain' or 'xdist')")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # One marker opts a scenario into both modes; a test that takes ``mode`` without it runs plain.
+    if "mode" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_modes") is not None
+        metafunc.parametrize("mode", ["plain", "xdist"] if both else ["plain"])

@@ -108,3 +108,12 @@ def test_cli_page_documents_every_command() -> None:
     assert {"list", "show", "verify", "promote", "diff", "drift", "baseline"} <= commands
     missing = [c for c in commands if f"mlgate {c}" not in text]
     assert not missing, f"docs/cli.md does not document {missing}"
+
+
+def test_readme_shows_the_command_its_first_snippet_is_tested_with() -> None:
+    """A reader runs what the page shows, not what an HTML comment hides."""
+    readme = ROOT / "README.md"
+    (first, *_) = _python(readme, "pytest")
+    args = first.directive.removeprefix("pytest").strip()
+    visible = re.sub(r"<!--.*?-->", "", readme.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert f"$ pytest {args} " in visible or f"$ pytest {args}\n" in visible

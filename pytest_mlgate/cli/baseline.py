@@ -8,12 +8,13 @@ from typing import Any
 from pytest_mlgate.baseline import Baseline, BaselineEntry, load_baseline
 from pytest_mlgate.defaults import DEFAULT_BASELINE
 from pytest_mlgate.errors import BaselineError
-from pytest_mlgate.report.tables import fmt, fmt_interval, render
+from pytest_mlgate.report.tables import change_between, fmt, fmt_interval, render
+from pytest_mlgate.stats.known_metrics import is_performance_reading
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "baseline", help="show a baseline file or the changes between two"
+        "baseline", help="show a baseline file, or compare two baseline files"
     )
     sub = parser.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
     show = sub.add_parser("show", help="print the metrics stored in a baseline")
@@ -89,8 +90,7 @@ def _val(e: BaselineEntry | None) -> str:
 def _change(a: BaselineEntry | None, b: BaselineEntry | None) -> str:
     if a is None or b is None:
         return "-"
-    d = b.value - a.value
-    return ("+" if d > 0 else "") + fmt(d)
+    return change_between(a.value, b.value, performance=is_performance_reading(b.metric, b.method))
 
 
 def _status(a: BaselineEntry | None, b: BaselineEntry | None) -> str:

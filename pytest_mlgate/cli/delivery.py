@@ -20,7 +20,8 @@ from pytest_mlgate.delivery.registry import (
     open_verified,
 )
 from pytest_mlgate.errors import MlgateError, VerificationError
-from pytest_mlgate.report.tables import fmt, fmt_interval, render
+from pytest_mlgate.report.tables import change_between, fmt, fmt_interval, render
+from pytest_mlgate.stats.known_metrics import is_performance_reading
 
 RUN_FILE = "run.json"
 
@@ -107,6 +108,13 @@ def _label(located: Located) -> str:
     if located.name is not None and located.version is not None:
         return f"{located.name}@{located.version}"
     return located.label
+
+
+def _typed(ref: str, located: Located) -> str:
+    """A column header: the reference as typed, with the version it resolved to when the
+    reference does not say it (``churn@production (v3)``)."""
+    label = _label(located)
+    return ref if label == ref or located.version is None else f"{ref} (v{located.version})"
 
 
 def _open(ref: str, registry: str, read: tuple[str, ...] = ()) -> tuple[Located, Any]:
@@ -207,14 +215,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
     la_, va = _open(args.a, args.registry, (RUN_FILE,))
     lb_, vb = _open(args.b, args.registry, (RUN_FILE,))
     ma, mb = _metrics(_run(la_, va)), _metrics(_run(lb_, vb))
-    la, lb = _label(la_), _label(lb_)
+    la, lb = _typed(args.a, la_), _typed(args.b, lb_)
     rows = []
     for key in list(ma) + [k for k in mb if k not in ma]:
         a, b = ma.get(key), mb.get(key)
         x = a["value"] if a else None
         y = b["value"] if b else None
-        change = fmt(y - x) if x is not None and y is not None else "-"
-        rows.append([key, _cell(a), _cell(b), change])
+        performance = is_performance_reading(str((a or b or {}).get("name")), (a or b or {}).get("method"))
+        rows.append([key, _cell(a), _cell(b), change_between(x, y, performance=performance)])
     if not rows:
         print(f"no metrics recorded in {la} or {lb}")
         return 0

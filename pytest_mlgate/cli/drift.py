@@ -193,6 +193,19 @@ def read_table(path: str) -> Any:
     raise DriftError(f"data file {path!r}: unknown format; use .csv or .parquet.")
 
 
+# check_drift speaks Python (columns=[...], alpha); on the command line the options are flags.
+_CLI_WORDS = (("check_drift: ", ""), ("columns=[...]", "--columns COLUMN [COLUMN ...]"),
+              ("columns=[]", "--columns"), ("alpha must", "--alpha must"),
+              ("numeric_threshold must", "--numeric-threshold must"),
+              ("categorical_threshold must", "--categorical-threshold must"))
+
+
+def _cli_words(message: str) -> str:
+    for python, flag in _CLI_WORDS:
+        message = message.replace(python, flag)
+    return message
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``mlgate drift``; returns the exit status."""
     from pytest_mlgate.stats.drift import check_drift
@@ -214,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = check_drift(prof, current, columns=args.columns, **kwargs)
     except MlgateError as exc:
-        raise DriftError(f"comparing {args.data} with the reference {source}: {exc}") from None
+        raise DriftError(f"comparing {args.data} with the reference {source}: {_cli_words(str(exc))}") from None
     if args.json_out:
         from pytest_mlgate.atomic import write_json
 

@@ -50,6 +50,20 @@ def validate_name(name: Any, what: str = "model name") -> str:
     return name
 
 
+def validate_model(model: Any) -> Any:
+    """``model`` unless it is plainly not a model: None (a fixture that forgot ``return
+    model``) or a class instead of a fitted instance. Anything else is the serializer's to
+    judge (a transformer without ``predict`` is delivered too)."""
+    if model is None:
+        raise ArtifactError("candidate(None, ...): the model is None, so there is nothing to "
+                            "deliver; pass the fitted model (a fixture that builds it must "
+                            "`return model`).")
+    if isinstance(model, type):
+        raise ArtifactError(f"candidate({model.__name__}, ...): that is the class, not a fitted "
+                            f"model; pass an instance, such as {model.__name__}(...).fit(X, y).")
+    return model
+
+
 def validate_alias(alias: Any) -> str:
     """An alias is a name that is not all digits (those are version numbers)."""
     validate_name(alias, "alias")

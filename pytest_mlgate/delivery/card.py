@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_mlgate.report.tables import fmt, fmt_interval, render
+from pytest_mlgate.report.tables import fmt, fmt_change, fmt_interval, render
 
 # Card fields shown first, in this order, when given; any others follow alphabetically.
 KNOWN_FIELDS: tuple[str, ...] = ("description", "intended_use", "limitations", "owner", "license")
@@ -28,6 +28,7 @@ def metric_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "name": str(m.get("name", "?")), "value": m.get("value"), "low": m.get("low"),
                 "high": m.get("high"), "threshold": (m.get("threshold") or {}).get("text") if isinstance(m.get("threshold"), dict) else m.get("threshold"), "verdict": m.get("verdict"),
                 "change": comp.get("change") if comp else None,
+                "ratio": comp.get("ratio") if comp else None, "method": m.get("method"),
                 "baseline": comp.get("reference_value") if comp else None,
             })
     return rows
@@ -49,8 +50,9 @@ def trusted_for_load(model_info: Any) -> list[str] | None:
     return list(types)
 
 
-def _loading(name: str, model_info: Any) -> list[str]:
-    """The card's "Loading" section: a snippet that loads this model as published."""
+def _loading(name: str, model_info: Any, registry: str | None) -> list[str]:
+    """The card's "Loading" section: a snippet that loads this model as published from
+    ``registry`` (as the project names it; None for the default ``.mlgate/registry``)."""
     trusted = trusted_for_load(model_info) or []
     fmt = model_info.get("format") if isinstance(model_info, Mapping) else None
     lines = ["## Loading", ""]
@@ -66,14 +68,26 @@ def _loading(name: str, model_info: Any) -> list[str]:
     else:
         lines += ["Every type in the model is within skops' trusted defaults: no `trusted=` is "
                   "needed.", ""]
-    lines += ["```python", "import pytest_mlgate", "", "model = pytest_mlgate.load(",
-              f"    {name + '@latest'!r},  # from the project root, or pass registry=\"PATH\""]
+    lines += ["```python", "import pytest_mlgate", "", "model = pytest_mlgate.load("]
+    if registry is None:
+        lines.append(f"    {name + '@latest'!r},  # from the project root, or pass registry=\"PATH\"")
+    else:
+        lines += [f"    {name + '@latest'!r},",
+                  f"    registry={registry!r},  # where it was published"
+                  + (" (from the project root)" if not registry.startswith("/") else "")]
     if trusted:
         lines.append("    trusted=[")
         lines += [f"        {t!r}," for t in trusted]
         lines.append("    ],")
     lines += [")  # verifies every file first", "```", ""]
     return lines
+
+
+def _change(row: Mapping[str, Any]) -> str:
+    number = (int, float)
+    change = row["change"] if isinstance(row["change"], number) and not isinstance(row["change"], bool) else None
+    ratio = row["ratio"] if isinstance(row["ratio"], number) and not isinstance(row["ratio"], bool) else None
+    return fmt_change(change, ratio)
 
 
 def _num(x: Any) -> str:
@@ -84,8 +98,9 @@ def _num(x: Any) -> str:
 
 def render_card(*, name: str, manifest_meta: Mapping[str, Any], run: Mapping[str, Any],
                 card: Mapping[str, Any], data: Mapping[str, Any],
-                signature: Mapping[str, Any] | None) -> str:
-    """The README.md text (GitHub-flavoured Markdown)."""
+                signature: Mapping[str, Any] | None, registry: str | None = None) -> str:
+    """The README.md text (GitHub-flavoured Markdown). ``registry``: where the model was
+    published, as the Loading snippet should name it (None: the default registry)."""
     lines = [f"# {name}", ""]
     git = manifest_meta.get("git") or {}
     commit = git.get("commit") or "unknown"
@@ -111,7 +126,7 @@ def render_card(*, name: str, manifest_meta: Mapping[str, Any], run: Mapping[str
     if metrics:
         lines += ["## Metrics", ""]
         rows = [[r["name"], _num(r["value"]), fmt_interval(r["low"], r["high"]),
-                 _num(r["threshold"]), _num(r["baseline"]), _num(r["change"]),
+                 _num(r["threshold"]), _num(r["baseline"]), _change(r),
                  str(r["verdict"] or "-"), r["test"]] for r in metrics]
         lines += [render(["metric", "value", "interval", "threshold", "baseline", "change",
                           "verdict", "test"], rows, markdown=True), ""]
@@ -127,5 +142,5 @@ def render_card(*, name: str, manifest_meta: Mapping[str, Any], run: Mapping[str
     elif signature:
         lines += ["## Input signature", "", f"Array of dtype `{signature.get('dtype')}`, "
                   f"shape `{signature.get('shape')}`.", ""]
-    lines += _loading(name, manifest_meta.get("model"))
+    lines += _loading(name, manifest_meta.get("model"), registry)
     return "\n".join(lines)

@@ -44,7 +44,7 @@ def load(ref: str | os.PathLike[str], trusted: Sequence[str] | None = None, *,
     if isinstance(trusted, str):
         raise TypeError("trusted must be a list of names, e.g. trusted=['mypkg.MyEstimator']")
     key = None if public_key is None else load_public_key(public_key)
-    located = locate_ref(ref, registry)
+    located = locate_ref(ref, registry, registry_option="registry='PATH'")
     path = located.path
     # The format decides whether loading may run code: refuse before reading the model. The
     # manifest is read again, with the model, by the verification that decides.
@@ -61,9 +61,11 @@ def load(ref: str | os.PathLike[str], trusted: Sequence[str] | None = None, *,
             try:
                 return deserialize_model(blob, fmt, sorted(allowed - set(PICKLE_TOKENS)) or None)
             except UntrustedTypesError as exc:
+                needed = sorted(allowed | set(exc.types))
+                given = f" (besides the {len(allowed)} given)" if allowed else ""
                 raise ArtifactError(
-                    f"{path} contains types outside skops' trusted defaults: "
-                    f"{', '.join(exc.types)}. If you trust them, pass trusted={exc.types!r} to "
+                    f"{path} contains types outside skops' trusted defaults{given}: "
+                    f"{', '.join(exc.types)}. If you trust them, pass trusted={needed!r} to "
                     "load().") from None
         return deserialize_model(blob, fmt, None)
     except ArtifactError:

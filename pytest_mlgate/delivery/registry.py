@@ -279,7 +279,11 @@ def parse_ref(ref: str) -> tuple[str, str]:
     if not isinstance(ref, str):
         raise RegistryError(f"a reference must be a string such as 'churn@production', got "
                             f"{type(ref).__name__}.")
-    name, _, which = ref.partition("@")
+    name, at, which = ref.partition("@")
+    if at and not which:
+        raise RegistryError(f"bad reference {ref!r}: nothing follows '@'; write {name!r} or "
+                            f"'{name}@latest' for the newest version, or '{name}@ALIAS' / "
+                            f"'{name}@VERSION'.")
     try:
         validate_name(name)
         if which and not VERSION.match(which) and which != LATEST:
@@ -299,11 +303,13 @@ def looks_like_path(ref: str | os.PathLike[str]) -> bool:
     return any(s in text for s in seps) or text in (".", "..") or text.startswith("~")
 
 
-def locate_ref(ref: str | os.PathLike[str], registry: str | os.PathLike[str] | None = None) -> Located:
+def locate_ref(ref: str | os.PathLike[str], registry: str | os.PathLike[str] | None = None, *,
+               registry_option: str = "--registry PATH") -> Located:
     """Where ``ref`` points and the artefact id it must have. A path (see ``looks_like_path``)
     is that directory; when it is a version inside a registry, that registry's pin applies. A
     bare ``name``, ``name@alias`` or ``name@<version>`` is looked up in ``registry`` (default
-    ``.mlgate/registry``), never in the working directory."""
+    ``.mlgate/registry``), never in the working directory. ``registry_option`` is how the
+    caller's user names another registry, for the error messages."""
     if looks_like_path(ref):
         text = os.fspath(ref)
         path = Path(text).expanduser()
@@ -313,12 +319,14 @@ def locate_ref(ref: str | os.PathLike[str], registry: str | os.PathLike[str] | N
         return Located(path=checked, label=text, pin=pin)
     text = str(ref)
     try:
-        return LocalRegistry(registry if registry is not None else DEFAULT_REGISTRY).locate(text)
+        return LocalRegistry(registry if registry is not None else DEFAULT_REGISTRY).locate(
+            text, registry_option=registry_option)
     except RegistryError as exc:
         name = text.partition("@")[0]
         if name and Path(name).exists():
+            kind = "directory" if Path(name).is_dir() else "file"
             raise RegistryError(f"{exc} (A bare name always means the registry; to use the "
-                                f"directory {name!r} here, write ./{name}.)") from None
+                                f"{kind} {name!r} here, write ./{name}.)") from None
         raise
 
 
@@ -590,9 +598,9 @@ class LocalRegistry:
         """Every publish, alias move and deploy of ``name``, oldest first."""
         return self.state(name).events
 
-    def locate(self, ref: str) -> Located:
+    def locate(self, ref: str, *, registry_option: str = "--registry PATH") -> Located:
         """Where ``name``, ``name@latest``, ``name@<alias>`` or ``name@<version>`` points, with
-        the artefact id the registry pinned for it."""
+        the artefact id the registry pinned for it. ``registry_option``: see ``locate_ref``."""
         name, which = parse_ref(ref)
         state = self.state(name)
         versions = state.versions
@@ -600,7 +608,7 @@ class LocalRegistry:
             known = ", ".join(self.names()) or "none"
             raise RegistryError(f"no published versions of {name!r} in registry {self.root} "
                                 f"(names there: {known}). Publish with `pytest --mlgate "
-                                "--mlgate-deliver`, or pass --registry PATH.")
+                                f"--mlgate-deliver`, or pass {registry_option}.")
         label = f"{name}@{which}"
         if VERSION.match(which):
             version = int(which)
@@ -720,6 +728,9 @@ class LocalRegistry:
         with self._lock(), Operation(base, make_dir=False) as op:
             self._recover(base)
             state = self.state(name)
+            if not state.versions:
+                raise RegistryError(f"no model named {name!r} in {self.root} (models: "
+                                    f"{', '.join(self.names()) or 'none'}).")
             if version not in state.versions:
                 raise RegistryError(f"{name!r} has no version {version} in {self.root}; versions: "
                                     f"{', '.join(map(str, state.versions)) or 'none'}.")
@@ -769,6 +780,17 @@ class LocalRegistry:
                                 f"is another publisher stuck? Remove {self.root / LOCK} only if "
                                 "no publisher is running.") from exc
 
+    def _as_named_from(self, rootdir: Any) -> str | None:
+        """This registry as a consumer at the project root names it for ``load``: None for
+        the default, else relative to the rootdir when inside it, else absolute."""
+        root = self.root.resolve()
+        base = Path(rootdir).resolve() if isinstance(rootdir, str) and rootdir else Path.cwd().resolve()
+        try:
+            rel = root.relative_to(base).as_posix()
+        except ValueError:
+            return str(root)
+        return None if rel == DEFAULT_REGISTRY else rel
+
     def _build(self, work: Path, staged: StagedCandidate, run: Mapping[str, Any],
                signing_key: Ed25519PrivateKey | None) -> tuple[dict[str, Any], list[Path]]:
         """Write every file but the model, manifest last (and its signature); returns the
@@ -814,7 +836,8 @@ class LocalRegistry:
         _write_new(work / "run.json", _json_bytes(run), written)
         _write_new(work / "README.md", render_card(
             name=staged.name, manifest_meta=meta, run=run, card=staged.card, data=staged.data,
-            signature=staged.signature).encode("utf-8"), written)
+            signature=staged.signature, registry=self._as_named_from(run_info.get("rootdir")),
+        ).encode("utf-8"), written)
         size = staged.model_path.stat().st_size
         known = {staged.model_file: {"sha256": staged.content_hash, "size": size}}
         manifest = build_manifest(work, _jsonable(meta), known=known)

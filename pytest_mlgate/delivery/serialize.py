@@ -44,6 +44,11 @@ class SerializedModel(NamedTuple):
     untrusted_types: tuple[str, ...] = ()
 
 
+def _refused(message: str, cause: BaseException) -> ArtifactError:
+    """A format cannot represent the model: raised ``from None``, the cause kept as ``reason``."""
+    return ArtifactError(message, reason=f"{type(cause).__name__}: {cause}")
+
+
 def serialize_model(model: Any, fmt: str) -> SerializedModel:
     """The model's bytes in ``fmt``; ArtifactError when the format cannot represent it."""
     if fmt == "skops":
@@ -52,7 +57,7 @@ def serialize_model(model: Any, fmt: str) -> SerializedModel:
         try:
             raw = sio.dumps(model)
         except Exception as exc:  # skops raises TypeError, PicklingError, ... for odd objects
-            raise _skops_refused(model, exc) from exc
+            raise _skops_refused(model, exc) from None
         data = canonical_skops(raw)
         return SerializedModel(data, _check_skops_round_trip(model, data))
     if fmt == "joblib":
@@ -62,15 +67,15 @@ def serialize_model(model: Any, fmt: str) -> SerializedModel:
         try:
             joblib.dump(model, buf)
         except Exception as exc:
-            raise ArtifactError(f"joblib cannot serialize the model of type "
-                                f"{_type_name(model)}: {exc}") from exc
+            raise _refused(f"joblib cannot serialize the model of type {_type_name(model)}: {exc}",
+                           exc) from None
         return SerializedModel(buf.getvalue())
     if fmt == "pickle":
         try:
             return SerializedModel(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception as exc:
-            raise ArtifactError(f"pickle cannot serialize the model of type "
-                                f"{_type_name(model)}: {exc}") from exc
+            raise _refused(f"pickle cannot serialize the model of type {_type_name(model)}: {exc}",
+                           exc) from None
     raise ArtifactError(f"unknown serializer {fmt!r}: expected one of {', '.join(FORMATS)}")
 
 
@@ -130,12 +135,12 @@ def _type_name(obj: Any) -> str:
 
 
 def _skops_refused(model: Any, exc: BaseException) -> ArtifactError:
-    return ArtifactError(
-        f"skops cannot serialize the model of type {_type_name(model)} ({exc}). Make the model "
+    return _refused(
+        f"skops cannot serialize the model of type {_type_name(model)} ({type(exc).__name__}: "
+        f"{exc}). Make the model "
         "out of importable, module-level classes and functions (no lambdas, local classes, "
         "generators or open handles), or opt in to pickle-based formats, which run code when "
-        "loaded, with `mlgate_allow_pickle = true` in the ini file."
-    )
+        "loaded, with `mlgate_allow_pickle = true` in the ini file.", exc)
 
 
 def _check_skops_round_trip(model: Any, data: bytes) -> tuple[str, ...]:
@@ -148,7 +153,7 @@ def _check_skops_round_trip(model: Any, data: bytes) -> tuple[str, ...]:
         types = tuple(sorted(sio.get_untrusted_types(data=data)))
         sio.loads(data, trusted=list(types))
     except Exception as exc:
-        raise _skops_refused(model, exc) from exc
+        raise _skops_refused(model, exc) from None
     return types
 
 

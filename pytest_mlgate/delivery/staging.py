@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate import atomic
-from pytest_mlgate.delivery.artifact import PROFILE_FILE, hash_bytes, validate_name
+from pytest_mlgate.delivery.artifact import PROFILE_FILE, hash_bytes, validate_model, validate_name
 from pytest_mlgate.delivery.serialize import (
     FORMATS,
     MODEL_FILES,
@@ -93,6 +93,7 @@ def stage_candidate(model: Any, *, name: str, example: Any = None,
     stored, so publishing can check the loaded model predicts exactly the same.
     """
     validate_name(name)
+    validate_model(model)
     fmts = _formats(serializer, allow_pickle)
     card_fields = _card(card)
     staging_dir = Path(staging_dir)
@@ -165,8 +166,7 @@ def _serialize(model: Any, fmts: list[str], notes: list[str]) -> tuple[Serialize
 
 
 def _reason(exc: ArtifactError) -> str:
-    cause = exc.__cause__
-    text = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    text = exc.reason or str(exc)
     return text if len(text) <= 300 else text[:297] + "..."
 
 

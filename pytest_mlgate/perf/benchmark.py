@@ -255,11 +255,16 @@ def _rows_per_call(args: tuple[Any, ...], options: BenchmarkOptions) -> int | No
     return n
 
 
+def _short_repr(obj: object) -> str:
+    text = repr(obj)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _check_fn(fn: object) -> None:
     if not callable(fn):
         raise BenchmarkError(
             f"benchmark: the first argument must be the function to time (for example "
-            f"model.predict), got a {type(fn).__name__} that is not callable; write "
+            f"model.predict), got {type(fn).__name__} {_short_repr(fn)}, which is not callable; write "
             f"benchmark(model.predict, X), not benchmark(model.predict(X))"
         )
     if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):

@@ -32,12 +32,16 @@ def metric_properties(m: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def suite_properties(report: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``mlgate.verdict``, ``mlgate.complete``, ``mlgate.seed`` and ``mlgate.gate.<gate>`` (its
-    verdict) for the run."""
+    """``mlgate.verdict``, ``mlgate.exit_status``, ``mlgate.complete``, ``mlgate.seed``,
+    ``mlgate.gate.<gate>`` (its verdict) and one ``mlgate.failure`` per line of the report's
+    ``failures`` for the run (a failed delivery is no test case: these say it)."""
     run = report.get("run") or {}
-    out = [(f"{PREFIX}verdict", str(report.get("verdict"))),
-           (f"{PREFIX}complete", "true" if run.get("complete") else "false"),
-           (f"{PREFIX}seed", str(run.get("seed")))]
+    out = [(f"{PREFIX}verdict", str(report.get("verdict")))]
+    if "exit_status" in run:
+        out.append((f"{PREFIX}exit_status", str(run["exit_status"])))
+    out += [(f"{PREFIX}complete", "true" if run.get("complete") else "false"),
+            (f"{PREFIX}seed", str(run.get("seed")))]
     for gate, g in (report.get("gates") or {}).items():
         out.append((f"{PREFIX}gate.{gate}", str(g.get("verdict"))))
+    out += [(f"{PREFIX}failure", str(line)) for line in report.get("failures", [])]
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_mlgate.report.tables import fmt, fmt_interval, render
+from pytest_mlgate.report.tables import fmt, fmt_change, fmt_interval, render
 
 GATE_HEADERS = ("gate", "passed", "failed", "errored", "skipped", "verdict")
 METRIC_HEADERS = ("test", "metric", "value", "interval", "threshold", "baseline", "change", "verdict")
@@ -34,11 +34,18 @@ def gate_rows(report: Mapping[str, Any]) -> list[list[str]]:
 
 
 def _short_test(nodeid: str, width: int = 48) -> str:
-    """``file.py::test_name`` in at most ``width`` characters, keeping the test's own name."""
-    name = nodeid.rsplit("/", 1)[-1]
+    """``file.py::test_name`` in at most ``width`` characters, keeping the test's own name.
+
+    Only the file's directories are dropped: a parametrize id may hold ``/`` or ``::``
+    (``test_ids[a/b]``), so the id in brackets is never split."""
+    path, sep, rest = nodeid.partition("::")
+    name = path.rsplit("/", 1)[-1] + sep + rest
     if len(name) <= width:
         return name
-    head, sep, test = name.rpartition("::")
+    bracket = name.find("[", len(path.rsplit("/", 1)[-1]))
+    base, params = (name[:bracket], name[bracket:]) if bracket >= 0 else (name, "")
+    head, sep, test = base.rpartition("::")
+    test += params
     if not sep or len(test) + 6 >= width:
         return ".." + name[-(width - 2):]
     return head[: width - len(test) - 4] + ".." + sep + test
@@ -64,11 +71,7 @@ def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[
             if not markdown and not _shown_in_terminal(m):
                 continue
             c = m.get("comparison") or {}
-            change = "-"
-            if c.get("ratio") is not None:
-                change = f"x{fmt(c['ratio'])}"
-            elif c.get("change") is not None:
-                change = f"{c['change']:+.4g}"
+            change = fmt_change(c.get("change"), c.get("ratio"))
             base = fmt(c.get("reference_value")) if c else "-"
             if c.get("reference") == "champion":
                 base = f"{base} (champion)"
@@ -94,22 +97,41 @@ def _not_run(report: Mapping[str, Any]) -> str:
     return f" (not run: {', '.join(gates)})" if gates else ""
 
 
+def _headline(report: Mapping[str, Any]) -> str:
+    """``gates PASSED``, ``gates FAILED``, or ``gates passed, run FAILED`` when something after
+    the gates failed the run (delivery, a test outside the gates, a usage error)."""
+    if report["verdict"] == "pass":
+        return "gates PASSED"
+    gates = report["gates"].values()
+    if any(g.get("verdict") == "fail" for g in gates):
+        return "gates FAILED"
+    if any(g.get("verdict") == "pass" for g in gates):
+        return "gates passed, run FAILED"
+    return "run FAILED"
+
+
 def summary_lines(report: Mapping[str, Any]) -> list[str]:
     run = report["run"]
     lines = []
-    verdict = ("PASSED" if report["verdict"] == "pass" else "FAILED") + _not_run(report)
+    verdict = _headline(report) + _not_run(report)
     status = "complete" if run["complete"] else "INCOMPLETE"
-    lines.append(f"mlgate: gates {verdict}; run {status}; seed {run['seed']}")
+    lines.append(f"mlgate: {verdict}; run {status}; seed {run['seed']}")
     for r in run.get("incomplete_reasons", []):
         lines.append(f"  incomplete: {r}")
     for f in report.get("failures", []):
         lines.append(f"  failed: {f}")
     b = report.get("baseline") or {}
-    if b.get("message"):
+    if b.get("message") and b.get("status") != "failed":
         lines.append(f"  baseline: {b['message']}")
     d = report.get("delivery")
     if d and d.get("message"):
-        lines.append(f"  delivery: {d['message']}")
+        if d.get("status") != "failed":
+            lines.append(f"  delivery: {d['message']}")
+        else:  # its first line is in ``failures``; a deploy command's output follows it
+            output = str(d["message"]).partition("\n")[2].rstrip()
+            if output:
+                lines.append("  delivery output:")
+                lines.extend(f"    {line}" for line in output.splitlines())
     return lines
 
 
@@ -147,8 +169,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """The job summary: a headline, what failed and why, the gates, the metrics that decide;
     everything else folded into a ``<details>`` block (GitHub Markdown, no other HTML)."""
     run = report["run"]
-    title = ("passed" if report["verdict"] == "pass" else "failed") + _not_run(report)
-    out = [f"## pytest-mlgate: gates {title}", ""]
+    title = _headline(report).replace("PASSED", "passed").replace("FAILED", "failed") + _not_run(report)
+    out = [f"## pytest-mlgate: {title}", ""]
     failed = _failure_rows(report)
     gates = report["gates"]
     n_pass = sum(1 for g in gates.values() if g["verdict"] == "pass")

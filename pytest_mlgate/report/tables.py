@@ -25,6 +25,23 @@ def fmt(x: float | int | None, digits: int = 4) -> str:
     return f"{x:.{digits}g}" if abs(x) >= 1 else f"{x:.{digits}f}".rstrip("0").rstrip(".") or "0"
 
 
+def fmt_change(change: float | None, ratio: float | None = None) -> str:
+    """The change column of every report and command: ``x0.953`` for a performance reading
+    (current / reference), ``-0.03`` (current - reference) for anything else."""
+    if ratio is not None:
+        return f"x{fmt(ratio)}"
+    return "-" if change is None else f"{change:+.4g}"
+
+
+def change_between(old: float | None, new: float | None, *, performance: bool) -> str:
+    """``fmt_change`` of two values (``performance``: see stats.known_metrics.is_performance_reading)."""
+    if old is None or new is None:
+        return "-"
+    if performance:
+        return fmt_change(None, new / old) if old != 0 else "-"
+    return fmt_change(new - old)
+
+
 def fmt_interval(low: float | None, high: float | None) -> str:
     if low is None or high is None:
         return "-"

@@ -7,6 +7,7 @@ computed from those outputs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,12 @@ class _Outputs:
         out = self._call("predict", metric)
         if out.ndim == 2 and out.shape[1] == 1:
             out = out[:, 0]
+        if out.ndim != 1:
+            raise DataError(
+                f"{_model_name(self.model)}.predict(X) returned shape {out.shape}, but metric "
+                f"{metric!r} needs one prediction per row (shape ({self.n},)): a model with "
+                "several outputs is evaluated one output at a time (wrap it so predict returns "
+                "one column), and class probabilities belong in predict_proba")
         return out
 
     def proba(self, metric: str) -> NDArray[np.float64]:
@@ -168,8 +175,16 @@ class _Outputs:
                 f"metric {metric!r} needs class probabilities but model {_model_name(self.model)} "
                 f"has no predict_proba(); {_NEEDS_PROBA_FIX}"
             )
-        p = np.asarray(self._call("predict_proba", metric), dtype=np.float64)
-        return p if p.ndim == 2 else np.stack([1 - p, p], axis=1)
+        raw = self._call("predict_proba", metric)
+        if raw.ndim > 2:
+            raise DataError(
+                f"{_model_name(self.model)}.predict_proba(X) returned shape {raw.shape}, but "
+                f"metric {metric!r} needs one row of class probabilities per row of X "
+                f"(shape ({self.n}, n_classes))")
+        p = np.asarray(raw, dtype=np.float64)
+        p = p if p.ndim == 2 else np.stack([1 - p, p], axis=1)
+        _check_probabilities(p, raw.dtype, f"{_model_name(self.model)}.predict_proba(X)", metric)
+        return p
 
     def scores(self, metric: str) -> NDArray[np.float64]:
         """A binary ranking score for the positive (greater) class."""
@@ -190,6 +205,29 @@ class _Outputs:
             f"metric {metric!r} needs scores but model {_model_name(self.model)} has neither "
             f"predict_proba() nor decision_function(); {_NEEDS_PROBA_FIX}"
         )
+
+
+def _check_probabilities(p: NDArray[np.float64], dtype: np.dtype[Any], what: str, metric: str) -> None:
+    """Probabilities are in [0, 1] and each row sums to 1, within the rounding of the model's
+    own float type (scikit-learn's rule): a log loss of values outside [0, 1] or of rows that
+    do not sum to 1 is a number with no meaning, and clipping it can pass a gate."""
+    eps = float(np.finfo(dtype if np.issubdtype(dtype, np.floating) else np.float64).eps)
+    tol = math.sqrt(eps)
+    bad = np.flatnonzero(((p < -tol) | (p > 1 + tol)).any(axis=1))
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(
+            f"metric {metric!r}: {what} returned {bad.size} row(s) with probabilities outside "
+            f"[0, 1] (first at row {row}: {np.round(p[row], 6).tolist()}); return class "
+            "probabilities (a softmax or sigmoid of the scores), not raw scores")
+    sums = p.sum(axis=1)
+    bad = np.flatnonzero(~np.isclose(sums, 1.0, rtol=0.0, atol=tol * p.shape[1]))
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(
+            f"metric {metric!r}: {what} returned {bad.size} row(s) whose probabilities do not "
+            f"sum to 1 (first at row {row}: {np.round(p[row], 6).tolist()}, sum "
+            f"{float(sums[row]):.6g}); return one probability per class that sum to 1 per row")
 
 
 def _classes(*arrays: NDArray[Any]) -> NDArray[Any]:

@@ -105,6 +105,13 @@ def direction_of(name: str) -> Direction | None:
     return None
 
 
+def is_performance_reading(name: str, method: str | None) -> bool:
+    """A reading judged by a relative budget (latency, throughput, memory, a benchmark): its
+    change is shown as a ratio, a quality metric's as a difference (docs/reports.md)."""
+    info = METRICS.get(name)
+    return (info is not None and info.kind == "performance") or method == "benchmark"
+
+
 def closest_names(name: str, n: int = 3) -> list[str]:
     """Known metric names that look like ``name``, best first (for 'did you mean')."""
     import difflib

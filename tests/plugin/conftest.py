@@ -1,4 +1,5 @@
-"""Plugin scenarios run twice: in a plain pytest subprocess and under pytest-xdist with -n 2."""
+"""Plugin scenarios in a pytest subprocess: plain, and under pytest-xdist with -n 2 when marked
+``both_modes`` (tests/conftest.py parametrizes ``mode``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from collections.abc import Callable
 import pytest
 
 from .helpers import run_pytest
-
-MODES = ("plain", "xdist")
 
 # Third-party plugins installed with the test extra that a scenario must turn on to meet: each
 # costs ~0.05 s of import per pytest process, and pytest-randomly would reorder and reseed every
@@ -25,11 +24,6 @@ def _scenario_environment(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         # (pytest-benchmark, for one, switches itself off on seeing PYTEST_XDIST_WORKER).
         for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
             monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(params=MODES)
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 LAMBDA_MODEL = '''
 import pytest
 from sklearn.pipeline import make_pipeline
@@ -37,7 +40,11 @@ def test_in_gate_mode_a_model_skops_cannot_serialize_fails_at_once(pytester: pyt
     result = run("--mlgate", "-o", "mlgate_required_gates=unit")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*ArtifactError: skops cannot serialize the model of type *Pipeline*"])
+    result.stdout.fnmatch_lines(["*ArtifactError: skops cannot serialize the model of type *Pipeline* "
+                                 "(AttributeError: *<lambda>*). Make the model*"])
+    # Our message, without the traceback of skops' internals chained to it (~130 lines).
+    out = result.stdout.str()
+    assert "direct cause" not in out and "skops/io" not in out and "site-packages" not in out
 
 
 def test_allow_pickle_does_not_ask_for_what_is_set_and_says_what_failed(pytester: pytest.Pytester, run) -> None:
@@ -84,3 +91,39 @@ def test_the_types_to_trust_reach_the_published_manifest_from_any_worker(pyteste
     shown = subprocess.run([sys.executable, "-m", "pytest_mlgate.cli", "show", "forest"], cwd=pytester.path,
                            capture_output=True, text=True, check=True).stdout
     assert "trusted=['sklearn.tree._tree.Tree']" in shown
+
+
+NOT_A_MODEL = '''
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+@pytest.fixture(scope="session")
+def model():
+    LogisticRegression()  # forgot `return`
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_none(mlgate, model):
+    mlgate.record("accuracy", 0.9)
+    mlgate.candidate(model, name="x")
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_class(mlgate):
+    mlgate.record("accuracy", 0.9)
+    mlgate.candidate(LogisticRegression, name="y")
+'''
+
+
+@pytest.mark.parametrize("gate_mode", [True, False])
+def test_none_or_a_class_as_the_candidate_fails_the_test_that_names_it(
+        pytester: pytest.Pytester, run, gate_mode: bool) -> None:
+    pytester.makepyfile(NOT_A_MODEL)
+    args = ["--mlgate", "--mlgate-deliver", "-o", "mlgate_required_gates=validation"] if gate_mode else []
+    result = run(*args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random([
+        "*ArtifactError: candidate(None, ...): the model is None*`return model`*",
+        "*ArtifactError: candidate(LogisticRegression, ...): that is the class, not a fitted model*",
+    ])
+    assert not (pytester.path / ".mlgate" / "registry").exists() or \
+        not any((pytester.path / ".mlgate" / "registry").iterdir()), "nothing was published"

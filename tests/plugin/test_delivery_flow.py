@@ -10,6 +10,9 @@ import pytest
 
 from .helpers import load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 DELIVERY_TESTS = '''
 import os
 import pytest
@@ -123,7 +126,7 @@ def test_failing_deploy_command_fails_the_run_and_moves_no_alias(project: pytest
     result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*delivery failed: iris@1 is published, but deploy*deploy.py failed (staging not moved)*"
-                                 "exited with status 3*", "deploy says hello"])
+                                 "exited with status 3 for iris@1.", "  delivery output:", "    deploy says hello"])
     # latest is the newest published version; staging never points at a failed deploy.
     listing = _mlgate(project, "list")
     assert "latest->1" in listing.stdout and "staging" not in listing.stdout

@@ -8,6 +8,9 @@ from pytest_mlgate.markers import GATES
 
 from .helpers import ALL_GATES, load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 def test_all_gates_pass_prints_tables_and_exits_zero(pytester: pytest.Pytester, run, mode: str) -> None:
     pytester.makepyfile(ALL_GATES)
@@ -312,3 +315,25 @@ def test_a_complete_run_still_requires_every_gate(pytester: pytest.Pytester, run
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines_random(["performance*FAIL (required gate, but no test ran)*",
                                         "mlgate: gates FAILED; run complete*"])
+
+
+@pytest.mark.parametrize("flag", ["--lf", "--sw"])
+def test_lf_and_sw_without_earlier_failures_run_the_whole_suite_and_are_complete(
+        pytester: pytest.Pytester, mode: str, flag: str) -> None:
+    # The cache provider stays on here: --lf and --sw keep their state in it.
+    extra = ["-p", "no:hypothesispytest", *(["-n", "2"] if mode == "xdist" else [])]
+    pytester.makepyfile(ALL_GATES)
+    result = pytester.runpytest_subprocess("--mlgate", flag, "--mlgate-update-baseline",
+                                           "--mlgate-report", "r.json", *extra)
+    assert result.ret == 0, result.stdout.str()
+    report = load_report(pytester.path / "r.json")
+    assert report["run"]["incomplete_reasons"] == [] and report["run"]["complete"] is True
+    assert report["baseline"]["status"] == "written"
+    result.stdout.fnmatch_lines(["*run complete*"])
+    if flag == "--sw":
+        # After a failure --sw resumes from it: the tests before it are left out.
+        pytester.makepyfile(ALL_GATES.replace("0.95", "0.5"))
+        assert pytester.runpytest_subprocess("--mlgate", flag, *extra).ret != 0  # stops there
+        pytester.makepyfile(ALL_GATES)
+        result = pytester.runpytest_subprocess("--mlgate", flag, "--mlgate-report", "r.json", *extra)
+        assert load_report(pytester.path / "r.json")["run"]["complete"] is False, result.stdout.str()

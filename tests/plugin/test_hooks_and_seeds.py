@@ -10,6 +10,9 @@ import pytest
 
 from .helpers import ALL_GATES, load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 HOOK_CONFTEST = '''
 import json, os
 

@@ -21,6 +21,9 @@ from pytest_mlgate.baseline import load_baseline
 
 from .helpers import load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 def _metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """test name -> metric name -> value, from a JSON report."""

@@ -6,6 +6,9 @@ import pytest
 
 from .helpers import load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 def test_markers_are_registered_with_descriptions(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--markers")
@@ -226,6 +229,27 @@ def test_gate_paths_assign_gates_by_directory(pytester: pytest.Pytester, run) ->
     gates = {t["nodeid"].rsplit("::", 1)[-1]: t["gate"] for t in report["tests"]}
     assert gates == {"test_u": "unit", "test_i": "integration", "test_marked": "validation"}
     assert report["gates"]["validation"]["required"] is False
+
+
+def test_dash_m_selects_tests_gated_by_path(pytester: pytest.Pytester, run) -> None:
+    """`pytest --mlgate -m unit` runs the unit gate's tests, whether the marker or
+    mlgate_gate_paths put them there (docs/gate-mode.md: `-m performance`, one gate's tests)."""
+    pytester.makeini("[pytest]\ntestpaths = tests\nmlgate_gate_paths =\n    unit:tests/unit\n"
+                     "mlgate_required_gates = unit validation\n")
+    (pytester.path / "tests" / "unit").mkdir(parents=True)
+    (pytester.path / "tests" / "unit" / "test_u.py").write_text("def test_by_path(): pass\n")
+    (pytester.path / "tests" / "test_q.py").write_text(
+        "import pytest\n@pytest.mark.unit\ndef test_by_marker(): pass\n"
+        "@pytest.mark.validation(accuracy=0.5)\ndef test_q(mlgate): mlgate.record('accuracy', 0.9)\n")
+    result = run("--mlgate", "-m", "unit", "--mlgate-report=r.json")
+    assert result.ret == 0, result.stdout.str()
+    from .helpers import load_report
+
+    report = load_report(pytester.path / "r.json")
+    outcomes = {t["nodeid"].rsplit("::", 1)[-1]: (t["gate"], t["outcome"]) for t in report["tests"]}
+    assert outcomes == {"test_by_path": ("unit", "passed"), "test_by_marker": ("unit", "passed")}
+    assert report["gates"]["unit"]["verdict"] == "pass"
+    assert report["gates"]["validation"]["verdict"] == "not_run"
 
 
 def test_bad_gate_paths_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 @pytest.mark.parametrize(
     ("args", "ini", "expected"),
@@ -58,7 +61,7 @@ def _ini_help(pytester: pytest.Pytester) -> dict[str, str]:
     entries: dict[str, str] = {}
     key = None
     for line in section.splitlines():
-        m = re.match(r"^  (mlgate\w*) \((?:string|linelist|bool|args|paths)\):\s*(.*)$", line)
+        m = re.match(r"^  (mlgate\w*) \([a-z |]+\):\s*(.*)$", line)
         if m:
             key = m.group(1)
             entries[key] = m.group(2).strip()
@@ -129,9 +132,69 @@ def test_an_unusable_output_path_is_a_usage_error_at_start(
     assert "passed" not in result.stdout.str(), "refused before any test ran"
 
 
+LONG_NAME = "x" * 300  # beyond NAME_MAX (255) on every common filesystem
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # Finding 6: a report over the committed baseline (or its samples file) would lose it.
+        (["--mlgate-report=.mlgate/baseline.json"],
+         "*--mlgate-report = *baseline.json and ini mlgate_baseline = *baseline.json are the same file*"),
+        (["--mlgate-markdown=.mlgate/baseline.samples.npz"],
+         "*--mlgate-markdown = *baseline.samples.npz and the baseline's samples file *baseline.samples.npz*"
+         " are the same file*"),
+        (["--mlgate-baseline=b/base.json", "--mlgate-report=b/base.samples.npz"],
+         "*--mlgate-report = *base.samples.npz and the baseline's samples file * (from --mlgate-baseline)*"),
+        (["--mlgate-report=r.json", "--mlgate-markdown=./sub/../r.json"],
+         "*--mlgate-report = *r.json and --mlgate-markdown = *r.json are the same file*"),
+        (["--mlgate-report=link.json", "--mlgate-markdown=r.json"],
+         "*--mlgate-report = *link.json and --mlgate-markdown = *r.json are the same file*"),
+        # Finding 7: a name too long for the filesystem is the option's fault, not an INTERNALERROR.
+        ([f"--mlgate-report={LONG_NAME}/r.json"], "*--mlgate-report = *x/r.json: File name too long*"),
+        ([f"--mlgate-markdown={LONG_NAME}.md"], "*--mlgate-markdown = *x.md: File name too long*"),
+        ([f"--mlgate-registry={LONG_NAME}"], "*--mlgate-registry = *: File name too long*"),
+        ([f"--mlgate-baseline={LONG_NAME}.json"], "*--mlgate-baseline = *: File name too long*"),
+    ],
+)
+def test_outputs_that_collide_or_cannot_exist_are_refused_at_start(
+        pytester: pytest.Pytester, run, args: list[str], expected: str) -> None:
+    (pytester.path / "link.json").symlink_to("r.json")
+    (pytester.path / "sub").mkdir()
+    pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_a(): pass\n")
+    result = run("--mlgate", "-o", "mlgate_required_gates=unit", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines([expected])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "passed" not in result.stdout.str(), "refused before any test ran"
+
+
 def test_report_directories_are_made_as_for_junitxml(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_a(): pass\n")
     result = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=unit",
                                            "--mlgate-report", "reports/ci/r.json", "-p", "no:hypothesispytest")
     assert result.ret == 0, result.stdout.str()
     assert (pytester.path / "reports" / "ci" / "r.json").is_file()
+
+
+@pytest.mark.skipif(pytest.version_tuple[:2] < (9, 2), reason="native ini types need pytest 9.2")
+def test_native_toml_table_takes_booleans_and_numbers(pytester: pytest.Pytester, run) -> None:
+    """pytest 9's [tool.pytest] table keeps TOML types: `mlgate = true` was refused with
+    "config option 'mlgate' expects a string, got bool"."""
+    pytester.makepyprojecttoml("[tool.pytest]\nmlgate = true\nmlgate_margin = 0.01\nmlgate_bootstrap = 200\n"
+                               'mlgate_required_gates = ["validation"]\n')
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_v(mlgate):
+    mlgate.record("accuracy", 0.9)
+''')
+    result = run("--mlgate-report=r.json")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    from .helpers import load_report
+
+    report = load_report(pytester.path / "r.json")
+    assert report["run"]["settings"]["margin"] == 0.01
+    assert report["run"]["settings"]["required_gates"] == ["validation"]
+    result.stdout.fnmatch_lines(["mlgate: gates PASSED; run complete; *"])

@@ -8,6 +8,9 @@ from pytest_mlgate.perf.contention import BUSY_SHARE
 
 from .helpers import load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 PERF_TESTS = '''
 import time
 import numpy as np

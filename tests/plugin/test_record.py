@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from .helpers import load_report
+
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 @pytest.mark.parametrize(
     ("value", "expected"),
@@ -112,3 +117,46 @@ def test_metrics_appear_as_junit_properties(pytester: pytest.Pytester, run) -> N
     run("--junitxml=junit.xml")
     xml = (pytester.path / "junit.xml").read_text()
     assert '<property name="mlgate.accuracy" value="0.95"' in xml
+
+
+SWALLOWED = '''
+import pytest
+
+def log_metric(mlgate, name, value):
+    try:  # a helper that logs and carries on
+        mlgate.record(name, value)
+    except Exception:
+        pass
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_good_then_nan_swallowed(mlgate):
+    mlgate.record("accuracy", 0.9)
+    log_metric(mlgate, "accuracy", float("nan"))
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_nan_then_good(mlgate):
+    log_metric(mlgate, "accuracy", float("nan"))
+    mlgate.record("accuracy", 0.9)
+
+@pytest.mark.integration
+def test_untracked_name_swallowed(mlgate):
+    mlgate.record("rows", 10)
+    log_metric(mlgate, "rows", "ten")
+'''
+
+
+def test_a_refused_record_poisons_its_metric_even_when_the_error_is_caught(
+        pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(SWALLOWED)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-report=r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    outcomes = {t["nodeid"].rsplit("::", 1)[-1]: t for t in load_report(pytester.path / "r.json")["tests"]}
+    assert outcomes["test_good_then_nan_swallowed"]["outcome"] == "failed"
+    assert outcomes["test_good_then_nan_swallowed"]["metrics"] == [], "0.9 is not reported as passing"
+    assert outcomes["test_untracked_name_swallowed"]["outcome"] == "failed"
+    assert outcomes["test_nan_then_good"]["outcome"] == "passed", "a later valid value is the last one"
+    result.stdout.fnmatch_lines_random([
+        "*metric 'accuracy' is NaN: a NaN never passes a gate; record() refused the last value of "
+        "accuracy, so no earlier value counts*",
+        "*metric 'rows': 'ten' (str) is not a real number; record() refused the last value of rows*",
+    ])

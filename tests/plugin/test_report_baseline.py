@@ -6,6 +6,9 @@ import pytest
 
 from .helpers import ALL_GATES, load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 KEYS = {"path", "loaded", "updated", "status", "message"}
 
 CANDIDATE = '''
@@ -88,3 +91,49 @@ def blocker():
     assert result.ret == 0, result.stdout.str()
     b = _baseline(pytester)
     assert (b["updated"], b["status"]) == (True, "written")
+
+
+PAIRED_REGRESSION = '''
+import os
+import numpy as np
+import pytest
+
+rng = np.random.default_rng(0)
+y = rng.integers(0, 2, 400)
+X = np.arange(400).reshape(-1, 1)
+pred0 = y.copy()
+pred0[:20] = 1 - pred0[:20]  # 95% accurate
+BROKEN = int(os.environ.get("BROKEN", "0"))
+
+class M:
+    def predict(self, X):
+        p = pred0.copy()
+        p[20:20 + BROKEN] = 1 - p[20:20 + BROKEN]  # BROKEN more errors, nothing fixed
+        return p[X[:, 0]]
+
+@pytest.mark.validation(accuracy=">= 0.8", key="q")
+def test_quality(mlgate):
+    mlgate.evaluate(M(), X, y)
+'''
+
+
+def test_a_missing_samples_file_is_refused_not_a_weaker_comparison(
+        pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(test_q=PAIRED_REGRESSION)
+    gate = ("--mlgate", "-o", "mlgate_required_gates=validation")
+    assert run(*gate, "--mlgate-update-baseline").ret == 0
+    side = pytester.path / ".mlgate" / "baseline.samples.npz"
+    assert side.is_file()
+    monkeypatch.setenv("BROKEN", "7")
+    result = run(*gate)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, "the paired test sees the 7 new errors"
+    side.unlink()  # committed only the JSON, or *.npz in .gitignore
+    before = (pytester.path / ".mlgate" / "baseline.json").read_bytes()
+    for args in (gate, (*gate, "--mlgate-update-baseline")):
+        result = run(*args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+        result.stderr.fnmatch_lines([
+            "*baseline.json records the side file baseline.samples.npz (sha256 *), but "
+            "*baseline.samples.npz is missing: commit it next to the baseline*"
+            "--mlgate-update-baseline*"])
+        assert (pytester.path / ".mlgate" / "baseline.json").read_bytes() == before

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
 from .helpers import ALL_GATES, load_report
+
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
 
 
 def test_json_report_schema(pytester: pytest.Pytester, run, mode: str) -> None:
@@ -101,3 +111,81 @@ def test_interval(mlgate):
     assert props["mlgate.accuracy.verdict"] == "none" and props["mlgate.auc.verdict"] == "pass"
     md = (pytester.path / "s.md").read_text()
     assert "### What failed" in md and "below the threshold: 0.5, needs >= 0.9" in md
+
+
+SLASH_IDS = '''
+import pytest
+
+@pytest.mark.validation(accuracy=">= 0.5")
+@pytest.mark.parametrize("split", ["a/b", "c::d/e"])
+def test_ids(mlgate, split):
+    mlgate.record("accuracy", 0.9)
+'''
+
+
+def test_metric_table_keeps_parametrize_ids_holding_slashes_whole(pytester: pytest.Pytester, run) -> None:
+    pytester.mkpydir("sub")
+    (pytester.path / "sub" / "test_split.py").write_text(SLASH_IDS)
+    result = run("--mlgate", "-o", "mlgate_required_gates=validation")
+    assert result.ret == 0, result.stdout.str()
+    rows = [line.split()[0] for line in result.stdout.lines if " accuracy " in line]
+    # The directory goes; the test's own name and its whole parameter id stay.
+    assert sorted(rows) == ["test_split.py::test_ids[a/b]", "test_split.py::test_ids[c::d/e]"], rows
+
+
+def _read_fifo(path: Path, out: list[bytes]) -> threading.Thread:
+    """Read the FIFO to the end in a thread. Its open() waits for a writer, and the waiting
+    reader already counts as one: a writer's open finds it."""
+
+    def read() -> None:
+        with open(path, "rb") as fh:
+            out.append(fh.read())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_reports_write_through_symlinks_and_streams_and_never_replace_them(
+        pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES)
+    (pytester.path / "target.md").write_text("keep\n")
+    (pytester.path / "link.md").symlink_to("target.md")
+    # What /dev/stdout is: a name for the process's descriptor 1 (here a file pytester reads).
+    (pytester.path / "stdout-link").symlink_to("/proc/self/fd/1")
+    result = run("--mlgate", "--mlgate-report=stdout-link", "--mlgate-markdown=link.md")
+    assert result.ret == 0, result.stdout.str()
+    assert (pytester.path / "stdout-link").is_symlink()
+    assert (pytester.path / "link.md").is_symlink(), "the link is kept; the file it names is written"
+    assert (pytester.path / "target.md").read_text().startswith("## pytest-mlgate: gates passed")
+    out = result.stdout.str()
+    start = out.index('{\n  "baseline"')
+    report = json.JSONDecoder().raw_decode(out[start:])[0]
+    assert report["verdict"] == "pass"
+    assert out.index("mlgate gates") > start, "the report sits before the summary pytest prints after it"
+
+    # Both reports to one stream: each is appended, so neither is lost (and neither is refused).
+    result = run("--mlgate", "--mlgate-report=stdout-link", "--mlgate-markdown=stdout-link")
+    assert result.ret == 0, result.stdout.str()
+    assert '"verdict": "pass"' in result.stdout.str() and "## pytest-mlgate: gates passed" in result.stdout.str()
+
+    fifo = pytester.path / "reader.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = _read_fifo(fifo, received)
+    time.sleep(0.2)  # the reader is waiting in open() before pytest starts
+    result = run("--mlgate", f"--mlgate-report={fifo}")
+    reader.join(timeout=60)
+    assert result.ret == 0, result.stdout.str()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO is still a FIFO"
+    assert json.loads(received[0])["verdict"] == "pass"
+
+
+def test_a_stream_that_refuses_the_report_fails_the_run_and_stays(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(ALL_GATES)
+    fifo = pytester.path / "nobody-reads.fifo"
+    os.mkfifo(fifo)
+    result = run("--mlgate", f"--mlgate-markdown={fifo}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*failed: could not write the report *nobody-reads.fifo: No such device or address*"])
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

@@ -6,6 +6,9 @@ import pytest
 
 from .helpers import ALL_GATES, load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 
 def test_paths_that_cover_part_of_the_suite_make_the_run_incomplete(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_a=ALL_GATES, test_b="import pytest\n@pytest.mark.unit\ndef test_more(): pass\n")
@@ -18,6 +21,20 @@ def test_paths_that_cover_part_of_the_suite_make_the_run_incomplete(pytester: py
     whole = run("--mlgate", "--mlgate-report", "r.json", ".")
     assert whole.ret == 0
     assert load_report(pytester.path / "r.json")["run"]["complete"] is True
+
+
+def test_paths_naming_every_test_file_make_a_complete_run(pytester: pytest.Pytester, run) -> None:
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    (pytester.path / "tests" / "unit").mkdir(parents=True)
+    (pytester.path / "tests" / "unit" / "test_u.py").write_text("import pytest\n@pytest.mark.unit\ndef test_u(): pass\n")
+    (pytester.path / "tests" / "test_all.py").write_text(ALL_GATES)
+    (pytester.path / "tests" / "helpers.py").write_text("")  # not a test file: need not be named
+    every = run("--mlgate", "--mlgate-report=r.json", "tests/unit", "tests/test_all.py")
+    assert every.ret == 0, every.stdout.str()
+    assert load_report(pytester.path / "r.json")["run"]["complete"] is True
+    some = run("--mlgate", "--mlgate-report=r.json", "tests/test_all.py")
+    some.stdout.fnmatch_lines(["*the paths on the command line cover only part of the suite*"])
+    assert load_report(pytester.path / "r.json")["run"]["complete"] is False
 
 
 def test_key_on_a_parametrized_test_keeps_one_entry_per_parameter(pytester: pytest.Pytester, run) -> None:
@@ -52,6 +69,34 @@ def test_two(mlgate): mlgate.record("score", 0.8)
     result = pytester.runpytest_subprocess("-p", "no:hypothesispytest")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*key='clf' is used by *test_one and *test_two*"])
+
+
+def test_a_duplicate_key_leads_the_gate_summary_and_the_report(pytester: pytest.Pytester) -> None:
+    """Not "required gate, but no test ran" or "did not run (-x/--maxfail...)": the usage error.
+    (Plain only: under pytest-xdist the workers' usage error crashes xdist itself.)"""
+    pytester.makeini("[pytest]\nmlgate_required_gates = validation\n")
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.validation(score=">= 0.5", key="clf")
+def test_one(mlgate): mlgate.record("score", 0.7)
+
+@pytest.mark.validation(score=">= 0.5", key="clf")
+def test_two(mlgate): mlgate.record("score", 0.8)
+''')
+    result = pytester.runpytest_subprocess("--mlgate", "--mlgate-report=r.json", "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    message = "pytest-mlgate: key='clf' is used by *::test_one and *::test_two; a baseline key names one test*"
+    result.stdout.fnmatch_lines(["validation*NOT RUN (a usage error stopped the run)",
+                                 "mlgate: run FAILED (not run: validation); run INCOMPLETE; seed *",
+                                 "  incomplete: a usage error stopped the run before any test ran",
+                                 f"  failed: {message}"])
+    assert "no test ran" not in result.stdout.str() and "did not run" not in result.stdout.str()
+    report = load_report(pytester.path / "r.json")
+    (failure,) = report["failures"]
+    assert failure.startswith("pytest-mlgate: key='clf' is used by ")
+    assert report["run"]["exit_status"] == pytest.ExitCode.USAGE_ERROR
+    assert report["gates"]["validation"]["verdict"] == "not_run"
 
 
 def test_gate_paths_on_one_line(pytester: pytest.Pytester, run) -> None:

@@ -6,6 +6,9 @@ import pytest
 
 from .helpers import load_report
 
+# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
+pytestmark = pytest.mark.both_modes
+
 MODEL_TESTS = '''
 import os
 import numpy as np

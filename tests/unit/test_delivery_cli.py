@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -61,4 +62,24 @@ def test_diff_side_by_side(registry: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["diff", "digits@1", "digits@2", "--markdown", "--registry", str(registry)]) == 0
     out = capsys.readouterr().out
     assert "| metric | digits@1 | digits@2 | change |" in out
-    assert "| accuracy | 0.95 [0.93, 0.97] | 0.97 [0.95, 0.98] | 0.02 |" in out
+    assert "| accuracy | 0.95 [0.93, 0.97] | 0.97 [0.95, 0.98] | +0.02 |" in out
+
+
+def test_diff_headers_are_the_references_typed(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "digits@1", "digits@latest", "--markdown", "--registry", str(registry)]) == 0
+    assert "| metric | digits@1 | digits@latest (v2) | change |" in capsys.readouterr().out
+
+
+def test_diff_shows_a_ratio_for_performance_readings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    X, y = load_digits(return_X_y=True)
+    staged = stage_candidate(DummyClassifier().fit(X[:20], y[:20]), name="fast",
+                             example=X[:2], staging_dir=tmp_path / "s")
+    reg = LocalRegistry(tmp_path / "reg")
+    for p95 in (2.0, 2.5):
+        run = _run(0.95, 0.93, 0.97)
+        run["tests"].append({"nodeid": "t.py::test_speed", "gate": "performance", "outcome": "passed",
+                             "metrics": [{"name": "latency_p95_ms", "value": p95, "method": "benchmark"}]})
+        reg.publish(staged, run)
+    assert main(["diff", "fast@1", "fast@2", "--registry", str(tmp_path / "reg")]) == 0
+    rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows == {"accuracy": "+0", "latency_p95_ms": "x1.25"}

@@ -154,3 +154,11 @@ def test_merging_keeps_every_metric_and_the_nearest_value(levels: list[dict[str,
             expected.setdefault(metric, value)
     assert {t.metric: t.value for t in merged.thresholds} == expected
     assert all(t.op == ">=" for t in merged.thresholds)
+
+
+def test_a_bad_tolerance_names_both_accepted_forms_with_a_performance_example() -> None:
+    with pytest.raises(MarkerError) as err:
+        spec_from_marker("test_p", "performance", (), {"latency_p95_ms": "<= 5", "tolerance": "x"})
+    assert str(err.value) == (
+        "test_p: performance(tolerance='x'): expected a number for every metric (tolerance=0.1) or a "
+        'mapping of metric name to number, e.g. tolerance={"latency_p95_ms": 0.1}')

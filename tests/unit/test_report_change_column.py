@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from pytest_mlgate.baseline import BaselineEntry
+import pytest
+
+from pytest_mlgate.baseline import BaselineEntry, write_baseline
+from pytest_mlgate.cli import main
+from pytest_mlgate.delivery.card import render_card
 from pytest_mlgate.measurement import Comparison, Measurement
 from pytest_mlgate.perf import compare_performance
 from pytest_mlgate.report.render import metric_rows, render_markdown, render_terminal
@@ -41,3 +46,25 @@ def test_quality_shows_a_difference_and_performance_a_ratio_everywhere() -> None
     assert lat_row[6] == "x0.953"
     assert "| -0.03 |" in render_markdown(report)
     assert "x0.953" in render_terminal(report) and "x1.6" not in render_terminal(report)
+
+
+def test_model_card_and_baseline_diff_use_the_same_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r2_now = Measurement("r2", 0.05, 0.01, 0.09, 0.95, 400, "bootstrap", {})
+    quality = compare(r2_now, BaselineEntry("k", "r2", 0.08, 0.04, 0.12, 0.95, 400, "bootstrap"),
+                      direction="higher", margin=0.0, alpha=0.05)
+    lat = Measurement("latency_p95_ms", 2.373, None, None, None, 100, "benchmark", {})
+    perf = compare_performance(lat, 2.49, direction="lower", tolerance=0.1)
+    card = render_card(name="m", manifest_meta={}, run=_report([(r2_now, quality), (lat, perf)]),
+                       card={}, data={}, signature=None)
+    (r2_line,) = [line for line in card.splitlines() if line.startswith("| r2 |")]
+    (lat_line,) = [line for line in card.splitlines() if line.startswith("| latency_p95_ms |")]
+    assert "| -0.03 |" in r2_line and "| x0.953 |" in lat_line
+
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    for path, r2, p95 in ((old, 0.08, 2.49), (new, 0.05, 2.373)):
+        write_baseline(path, [BaselineEntry("k", "r2", r2, method="bootstrap"),
+                              BaselineEntry("k", "latency_p95_ms", p95, method="benchmark")],
+                       {}, plugin_version="0", git={}, machine={})
+    assert main(["baseline", "diff", str(old), str(new)]) == 0
+    rows = {f[1]: f[4] for f in (line.split() for line in capsys.readouterr().out.splitlines()) if f[:1] == ["k"]}
+    assert rows == {"r2": "-0.03", "latency_p95_ms": "x0.953"}

@@ -279,3 +279,67 @@ def test_bad_inputs_have_clear_messages(cancer: Any) -> None:
     reg = LinearRegression().fit(Xi, yi.astype(float) + 0.5)
     _err(lambda: evaluate(reg, Xi, yi + 0.5, ["accuracy"]), DataError, "continuous")
     _err(lambda: evaluate(model, X, y, ["accuracy"], slices="nope"), DataError, "nope")
+
+
+class _Proba:
+    """A classifier whose predict_proba returns what ``f`` makes of X."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def predict(self, X: Any) -> Any:
+        return (self.f(X)[:, 1] > 0.5).astype(int)
+
+    def predict_proba(self, X: Any) -> Any:
+        return self.f(X)
+
+
+_X2 = np.random.default_rng(0).normal(size=(200, 2))
+_Y2 = (_X2[:, 0] > 0).astype(int)
+
+
+@pytest.mark.parametrize("metric", ["log_loss", "neg_log_loss", "brier_score", "neg_brier_score",
+                                    "roc_auc", "roc_auc_ovr"])
+def test_invalid_probabilities_are_refused_for_every_probability_metric(metric: str) -> None:
+    # Raw scores from about -9 to 9: the clipped log loss was 0.098 and passed "<= 0.2".
+    scores = _Proba(lambda X: np.column_stack([1 - 3 * X[:, 0], 3 * X[:, 0]]))
+    with pytest.raises(DataError, match=rf"metric '{metric}': _Proba.predict_proba\(X\) returned \d+ "
+                       r"row\(s\) with probabilities outside \[0, 1\] \(first at row \d+: \["):
+        evaluate(scores, _X2, _Y2, [metric])
+    # Rows summing to 1.98: the log loss was 0.0101 (sklearn normalizing would give 0.324).
+    unnormalized = _Proba(lambda X: np.column_stack(
+        [np.full(len(X), 0.99), np.where(X[:, 0] > 0, 0.99, 0.01)]))
+    with pytest.raises(DataError, match=rf"metric '{metric}': .* do not sum to 1 \(first at row 0: "
+                       r"\[0\.99, 0\.(99|01)\], sum 1\.(98|0)\)"):
+        evaluate(unnormalized, _X2, _Y2, [metric])
+
+
+def test_float32_probabilities_within_their_rounding_are_accepted() -> None:
+    rng = np.random.default_rng(1)
+    p1 = rng.uniform(size=200).astype(np.float32)
+    p1[0] = 1.0
+    model = _Proba(lambda X: np.column_stack([np.float32(1) - p1, p1]).astype(np.float32)
+                   * np.float32(1 + 3e-7))  # off by float32 rounding, as LightGBM's can be
+    result = evaluate(model, _X2, _Y2, ["log_loss"])
+    assert np.isfinite(result.get("log_loss").value)
+
+
+def test_predictions_of_the_wrong_shape_are_named() -> None:
+    class TwoColumns:
+        def predict(self, X: Any) -> Any:
+            return np.column_stack([_Y2, _Y2])
+
+    with pytest.raises(DataError, match=r"TwoColumns.predict\(X\) returned shape \(200, 2\), but "
+                       r"metric 'accuracy' needs one prediction per row \(shape \(200,\)\)"):
+        evaluate(TwoColumns(), _X2, _Y2, ["accuracy"])
+    with pytest.raises(DataError, match=r"returned shape \(200, 2\), but metric 'r2'"):
+        evaluate(TwoColumns(), _X2, _Y2.astype(float) + 0.5, ["r2"])
+
+    class Cube(_Proba):
+        def predict_proba(self, X: Any) -> Any:
+            return np.zeros((len(X), 2, 1))
+
+    with pytest.raises(DataError, match=r"Cube.predict_proba\(X\) returned shape \(200, 2, 1\)"):
+        evaluate(Cube(None), _X2, _Y2, ["log_loss"])
