@@ -115,6 +115,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"pytest-mlgate: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
+    repeats = config.getoption("count", None) if config.pluginmanager.hasplugin("repeat") else None
+    if settings.gate_mode and isinstance(repeats, int) and repeats > 1:
+        # pytest-repeat renames each test (test_x[1-3], ...), so no test would match its baseline
+        # entry and every comparison would silently stop; a gate must not pass on that.
+        raise pytest.UsageError(
+            f"pytest-mlgate: pytest-repeat's --count {repeats} renames every test "
+            f"(test[1-{repeats}], ...), so none would match its baseline entry and regressions would "
+            f"go unseen. Run repeats without --mlgate, or raise the rounds inside the test instead "
+            f"(mlgate.benchmark(..., min_rounds=N)).")
     workerinput = _worker_input(config)
     if settings.gate_mode and config.inipath is None and workerinput is None:
         config.issue_config_time_warning(pytest.PytestConfigWarning(

@@ -527,3 +527,25 @@ def test_every_plugin_at_once(pytester: pytest.Pytester, run) -> None:
     repeated = _tests(load_report(pytester.path / "r2.json"))["test_flaky_quality"]
     assert repeated["metrics"][0]["value"] == quality
     assert repeated["metrics"][0]["info"] == tests["test_flaky_quality"]["metrics"][0]["info"]
+
+
+def test_pytest_repeat_count_is_refused_in_gate_mode_and_left_alone_outside(pytester: pytest.Pytester) -> None:
+    # pytest-repeat renames each test (q[1-2], q[2-2]): no test matched its baseline entry, so a
+    # regression passed with exit 0 and --mlgate-update-baseline rewrote the keys. Refused now.
+    pytester.makepyfile(test_q='''
+import pytest
+
+@pytest.mark.validation(accuracy=">= 0.5")
+def test_q(mlgate):
+    mlgate.record("accuracy", 0.9)
+''')
+    gate = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=validation",
+                                         "-p", "repeat", "--count", "2")
+    assert gate.ret == pytest.ExitCode.USAGE_ERROR
+    gate.stderr.fnmatch_lines(["*pytest-repeat's --count 2 renames every test*Run repeats without --mlgate*"])
+    plain = pytester.runpytest_subprocess("-p", "repeat", "--count", "2")
+    assert plain.ret == 0
+    plain.assert_outcomes(passed=2)
+    once = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=validation",
+                                         "-p", "repeat", "--count", "1")
+    assert once.ret == 0, once.stdout.str()
