@@ -78,7 +78,7 @@ def baseline_info(path: Any, loaded: bool, status: str, message: str = "", *,
 
 def write_reports(settings: Settings, result: RunResult) -> None:
     summary = os.environ.get("GITHUB_STEP_SUMMARY") if settings.gate_mode else None
-    if settings.report is None and settings.markdown is None and not summary:
+    if settings.report is None and settings.markdown is None and settings.html is None and not summary:
         return
     from pytest_mlgate.atomic import json_bytes, write_output
     from pytest_mlgate.report.render import render_markdown
@@ -92,6 +92,15 @@ def write_reports(settings: Settings, result: RunResult) -> None:
             write_output(path, json_bytes(report) if is_json else markdown.encode("utf-8"))
         except OSError as exc:
             result.failures.append(f"could not write the report {path}: {exc.strerror or exc}")
+    if settings.html is not None:
+        from pytest_mlgate.errors import MlgateError
+        from pytest_mlgate.report.html import write_html
+
+        try:
+            write_html(settings.html, report)
+        except (OSError, MlgateError) as exc:
+            why = exc.strerror or exc if isinstance(exc, OSError) else exc
+            result.failures.append(f"could not write the HTML report {settings.html}: {why}")
     if summary:
         try:
             with open(summary, "a", encoding="utf-8") as fh:

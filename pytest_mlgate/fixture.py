@@ -135,6 +135,10 @@ class Mlgate:
         )
         for m in result.measurements:
             self._add(m, result.samples.get(m.name))
+        from pytest_mlgate.report.series import evaluation_items
+
+        self._record.add_series(lambda: evaluation_items(
+            result.samples, names, level=s.level, seed=self.seed, name=_model_label(model)))
         for c in result.comparisons:
             self._record.comparisons[c.metric] = c
         if slices is not None:
@@ -203,6 +207,9 @@ class Mlgate:
         if self._services.workers > 1 or contention.busy:
             extra["shared_cpu"] = True
         samples = result.samples()
+        from pytest_mlgate.report.series import latency
+
+        self._record.add_series(lambda: [latency(result.timings_s, name=getattr(fn, "__qualname__", "benchmark"))])
         for m in result.measurements():
             m = dataclasses.replace(m, info={**m.info, **extra})
             timed = m.name.startswith("latency_") or m.name == "throughput_rps"
@@ -249,6 +256,9 @@ class Mlgate:
             if value is not None:
                 options.setdefault(key, value)
         result = check_drift(reference, current, columns=columns, **options)
+        from pytest_mlgate.report.series import drift
+
+        self._record.add_series(lambda: [drift(result, reference, current)])
         for m in result.measurements():
             self._add(m)
         if result.drifted:
@@ -298,3 +308,12 @@ def discard_record(record: Record, item: pytest.Item, services: ProcessServices)
         services.candidates[:] = [c for c in services.candidates if id(c) not in ours]
     if record.samples_file:
         Path(record.samples_file).unlink(missing_ok=True)
+
+
+def _model_label(model: Any) -> str:
+    """The model's class, and its last step's for a pipeline: ``Pipeline(LogisticRegression)``."""
+    name = type(model).__name__
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple) and len(steps[-1]) == 2:
+        name += f"({type(steps[-1][1]).__name__})"
+    return name

@@ -149,7 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     services = ProcessServices(settings, staging, workers)
     config.stash[SERVICES_KEY] = services
-    if workerinput is None and (settings.gate_mode or settings.report or settings.markdown):
+    if workerinput is None and (settings.gate_mode or settings.report or settings.markdown or settings.html):
         from pytest_mlgate.controller import Controller
 
         controller = Controller(config, settings, seed, services)
@@ -166,7 +166,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("rerunfailures"):
         config.pluginmanager.register(RerunReports(), "mlgate-rerun-reports")
     distributing = workerinput is None and config.getoption("dist", "no") != "no"  # xdist's controller
-    if not distributing and (settings.gate_mode or settings.report or settings.markdown):
+    if not distributing and (settings.gate_mode or settings.report or settings.markdown or settings.html):
         config.pluginmanager.register(ReportData(services), "mlgate-report-data")
     if distributing:
         from pytest_mlgate.xdist import XdistHooks
@@ -510,11 +510,12 @@ def _finish(item: pytest.Item, record: Record) -> list[str]:
     services = item.config.stash[SERVICES_KEY]
     record.ended = True
     failures = judge(record, settings, services.baseline)
-    for r in record.results:  # JUnit: each judged metric's verdict beside its value
-        if r.verdict != "none":
-            prop = (f"mlgate.{r.measurement.name}.verdict", r.verdict)
-            item.user_properties.append(prop)
-            record.properties.append(prop)
+    if getattr(item.config.option, "xmlpath", None):  # --junitxml: interval, threshold, verdict beside each value
+        from pytest_mlgate.report.junit import metric_properties
+
+        props = [p for r in record.results for p in metric_properties(r.to_json())]
+        item.user_properties.extend(props)
+        record.properties.extend(props)
     if settings.update_baseline and record.samples:
         from pytest_mlgate.baseline import write_samples
 
@@ -563,7 +564,7 @@ def mlgate_session(request: pytest.FixtureRequest) -> SessionFixture:
 
 # -- the end ------------------------------------------------------------------------------------
 
-@pytest.hookimpl(tryfirst=True)  # before pytest's JUnit writer, which reports the verdict
+@pytest.hookimpl(tryfirst=True)  # before pytest's JUnit writer: the verdicts go in its file
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     services = config.stash[SERVICES_KEY]
@@ -594,10 +595,10 @@ def _junit_properties(config: pytest.Config, result: Any) -> None:
     xml = config.stash.get(xml_key, None)
     if xml is None or "exit_status" not in result.run:
         return
-    xml.add_global_property("mlgate.verdict", "pass" if result.passed else "fail")
-    xml.add_global_property("mlgate.exit_status", str(result.run["exit_status"]))
-    for line in result.failures:
-        xml.add_global_property("mlgate.failure", line)
+    from pytest_mlgate.report.junit import suite_properties
+
+    for name, value in suite_properties(result.to_json(provenance=False)):
+        xml.add_global_property(name, value)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

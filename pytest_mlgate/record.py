@@ -9,7 +9,7 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,8 @@ class Record:
     ended: bool = False  # the attempt is over: its body finished, or the fixture was torn down
     # Slice measurement name -> (its metric's threshold, verdict, Holm-adjusted p).
     slice_thresholds: dict[str, tuple[Threshold, str, float]] = field(default_factory=dict)
+    # What the report draws (report/series.py): bounded curves, histograms, drift columns.
+    series: list[dict[str, Any]] = field(default_factory=list)
     # Metric name -> why record() refused its last value (a NaN, say). Kept even when the test
     # caught the error: the last value offered was not a number, so no earlier one counts.
     refused: dict[str, str] = field(default_factory=dict)
@@ -82,4 +84,13 @@ class Record:
             "metrics": [r.to_json() for r in self.results],
             "fingerprints": dict(self.fingerprints),
             "samples_file": self.samples_file,
+            **({"series": {"version": 1, "items": self.series}} if self.series else {}),
         }
+
+    def add_series(self, build: Callable[[], list[dict[str, Any]]]) -> None:
+        """Keep what the report draws of a measurement. Drawing is no gate: should building the
+        series fail, the report says so in place of the plot, and the test goes on."""
+        try:
+            self.series.extend(build())
+        except Exception as exc:
+            self.series.append({"kind": "error", "message": f"{type(exc).__name__}: {exc}"[:300]})

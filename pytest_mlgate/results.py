@@ -50,6 +50,7 @@ class TestEntry:
             "message": self.message,
             "metrics": record.get("metrics", []),
             "fingerprints": record.get("fingerprints", {}),
+            "series": record.get("series"),
         }
 
 

@@ -64,6 +64,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate", "--mlgate", "bool", False, "gate mode: evaluate every gate and fail the run when one fails"),
     Option("mlgate_report", "--mlgate-report", "path", None, "write the JSON gate report to this path"),
     Option("mlgate_markdown", "--mlgate-markdown", "path", None, "write the gate report as Markdown to this path"),
+    Option("mlgate_html", "--mlgate-html", "path", None,
+           "write the gate report as one self-contained HTML page with plots to this path (extra: html)"),
     Option("mlgate_baseline", "--mlgate-baseline", "path", DEFAULT_BASELINE, "baseline file (relative to the rootdir)"),
     Option("mlgate_update_baseline", "--mlgate-update-baseline", "bool", False,
            "write the baseline from this run when every gate passed on a complete run"),
@@ -118,6 +120,7 @@ class Settings(NamedTuple):
     gate_mode: bool
     report: Path | None
     markdown: Path | None
+    html: Path | None
     baseline: Path
     update_baseline: bool
     registry: Path
@@ -246,10 +249,16 @@ def _check_paths(settings: Settings, from_cli: dict[str, bool]) -> None:
 
     by_ini = {opt.ini: opt for opt in OPTIONS}
     for key, path in (("mlgate_report", settings.report), ("mlgate_markdown", settings.markdown),
-                      ("mlgate_baseline", settings.baseline)):
+                      ("mlgate_html", settings.html), ("mlgate_baseline", settings.baseline)):
         problem = None if path is None else output_file_problem(path, make_parents=True)
         if problem:
             raise ConfigError(f"{_name(by_ini[key], from_cli[key])} = {path}: {problem}")
+    if settings.html is not None:
+        from pytest_mlgate.report.html import html_extra_missing
+
+        missing = html_extra_missing()
+        if missing:  # said now, not after the suite ran
+            raise ConfigError(f"{_name(by_ini['mlgate_html'], from_cli['mlgate_html'])} = {settings.html}: {missing}")
     _check_collisions(settings, from_cli)
     registry = settings.registry
     try:
@@ -274,7 +283,8 @@ def _check_collisions(settings: Settings, from_cli: dict[str, bool]) -> None:
         return _name(by_ini[key], from_cli[key])
 
     named: list[tuple[str, Path]] = []
-    for key, path in (("mlgate_report", settings.report), ("mlgate_markdown", settings.markdown)):
+    for key, path in (("mlgate_report", settings.report), ("mlgate_markdown", settings.markdown),
+                      ("mlgate_html", settings.html)):
         if path is not None:
             named.append((f"{label(key)} = {path}", path))
     if not named:

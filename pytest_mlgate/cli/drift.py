@@ -39,6 +39,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--json", dest="json_out", default=None, metavar="PATH",
                    help="also write the full result as JSON")
+    p.add_argument("--html", default=None, metavar="PATH",
+                   help="also write an HTML page with each column's distributions (extra: html)")
     p.set_defaults(func=run)
 
 
@@ -103,6 +105,16 @@ def _parse_profile(path: Path, data: bytes) -> Any:
     return prof
 
 
+def _check_html(path: str) -> None:
+    """--html is checked before the data is read: the extra is installed, the path writable."""
+    from pytest_mlgate.atomic import output_file_problem
+    from pytest_mlgate.report.html import html_extra_missing
+
+    problem = html_extra_missing() or output_file_problem(path, make_parents=True)
+    if problem:
+        raise ConfigError(f"--html {path}: {problem}")
+
+
 def read_table(path: str) -> Any:
     """A DataFrame from a .csv (any compression pandas knows) or .parquet file."""
     import pandas as pd
@@ -151,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
         problem = output_file_problem(args.json_out, make_parents=False)
         if problem:
             raise ConfigError(f"--json {args.json_out}: {problem}")
+    if args.html:
+        _check_html(args.html)
     prof, source = _load_reference(args.reference, args.registry)
     current = read_table(args.data)
     kwargs: dict[str, Any] = {}
@@ -165,6 +179,15 @@ def run(args: argparse.Namespace) -> int:
         from pytest_mlgate.atomic import write_json
 
         write_json(args.json_out, result.to_json())
+    if args.html:
+        from pytest_mlgate.report.drift_document import drift_document
+        from pytest_mlgate.report.html import write_html
+        from pytest_mlgate.report.series import drift
+
+        doc = drift_document(result, drift(result, prof, current), reference=args.reference, data=args.data)
+        k, n = len(result.drifted_columns), len(result.columns)
+        write_html(args.html, doc, title="mlgate drift",
+                   headline=f"Drift in {k} of {n} columns" if k else f"No drift in {n} columns")
     if args.markdown:
         verdict = "**drift**" if result.drifted else "no drift"
         print(f"{verdict}: {len(result.drifted_columns)} of {len(result.columns)} columns\n")

@@ -167,23 +167,62 @@ def render_terminal(report: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def _decides(m: Mapping[str, Any]) -> bool:
+    """Shown in the Markdown summary's main table: the metric has a threshold, or a verdict
+    other than PASS, or a comparison that is not a benchmark's budget-less reading passing."""
+    if m.get("threshold") or m.get("verdict") not in ("pass", "none", None):
+        return True
+    return bool(m.get("comparison")) and _shown_in_terminal(m) and m.get("method") != "benchmark"
+
+
+def _failure_rows(report: Mapping[str, Any]) -> list[list[str]]:
+    from pytest_mlgate.report.failures import failures
+
+    return [[f.test or "(run)", f.metric or "-", f.value, f.reason] for f in failures(report)]
+
+
+FAILURE_HEADERS = ("test", "metric", "value", "reason")
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
+    """The job summary: a headline, what failed and why, the gates, the metrics that decide;
+    everything else folded into a ``<details>`` block (GitHub Markdown, no other HTML)."""
     run = report["run"]
     title = _headline(report).replace("PASSED", "passed").replace("FAILED", "failed") + _not_run(report)
     out = [f"## pytest-mlgate: {title}", ""]
+    failed = _failure_rows(report)
+    gates = report["gates"]
+    n_pass = sum(1 for g in gates.values() if g["verdict"] == "pass")
+    git = run.get("git") or {}
+    commit = str(git.get("commit") or "unknown")[:12]
+    head = (f"**{len(failed)} failure{'s' if len(failed) != 1 else ''}**" if failed
+            else f"**{n_pass} of {len(gates)} gates passed**")
+    out += [f"{head} · run {'complete' if run['complete'] else '**incomplete**'} · "
+            f"seed {run['seed']} · commit {commit}", ""]
     lead = not_compared_lines(report, limit=50)
     if lead:
         out += [f"**{lead[0]}**", ""] + [f"- {line.strip()}" for line in lead[1:]] + [""]
     if not run["complete"]:
         out.append("**Incomplete run:** " + "; ".join(run.get("incomplete_reasons", [])))
         out.append("")
+    if failed:
+        out += ["### What failed", "", render(FAILURE_HEADERS, failed, markdown=True), ""]
     out += ["### Gates", "", render(GATE_HEADERS, gate_rows(report), markdown=True), ""]
     rows = metric_rows(report, markdown=True)
-    if rows:
-        out += ["### Metrics", "", render(METRIC_HEADERS, rows, markdown=True), ""]
-    notes = [line.strip() for line in summary_lines(report)[1:]]
+    flags = [_decides(m) for t in report["tests"] for m in t.get("metrics", [])]
+    main = [r for r, keep in zip(rows, flags, strict=True) if keep]
+    rest = [r for r, keep in zip(rows, flags, strict=True) if not keep]
+    if main:
+        out += ["### Metrics", "", render(METRIC_HEADERS, main, markdown=True), ""]
+    if rest:
+        what = "metric" if len(rest) == 1 else "metrics"
+        out += ["<details>", f"<summary>{len(rest)} more {what} without a threshold or a verdict "
+                "(benchmark readings, recorded values)</summary>", "",
+                render(METRIC_HEADERS, rest, markdown=True), "", "</details>", ""]
+    notes = [line.strip() for line in summary_lines(report)[1:]
+             if not line.strip().startswith("failed: ")] if failed else \
+        [line.strip() for line in summary_lines(report)[1:]]
     if notes:
         out += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
-    git = run.get("git") or {}
     out.append(f"Seed {run['seed']}; commit {git.get('commit') or 'unknown'}; pytest-mlgate {report['plugin_version']}.")
     return "\n".join(out) + "\n"

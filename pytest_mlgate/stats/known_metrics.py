@@ -57,6 +57,8 @@ def _table() -> dict[str, MetricInfo]:
               "mean_absolute_percentage_error", "max_error", "error_rate", "zero_one_loss",
               "hamming_loss"):
         add(n, "lower", "score")
+    add("ece", "lower", "score", "expected calibration error: |accuracy - confidence| over 15 "
+        "equal-width bins of the top-label probability, weighted by rows")
     # The plugin's performance readings (issue: performance gate).
     for n in ("latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms",
               "latency_mean_ms", "latency_max_ms", "latency_min_ms"):

@@ -116,7 +116,7 @@ def supported_names() -> list[str]:
     names = set(_CONFUSION_OTHER) | set(_PROBA) | set(_REGRESSION) | set(_GENERIC)
     for base in _CONFUSION_BASES:
         names |= {base, *(f"{base}_{avg}" for avg in ("micro", "macro", "weighted"))}
-    names |= {"roc_auc", "auc", "average_precision", "roc_auc_ovr", "roc_auc_ovr_weighted"}
+    names |= {"roc_auc", "auc", "average_precision", "roc_auc_ovr", "roc_auc_ovr_weighted", "ece"}
     return sorted(names)
 
 
@@ -137,6 +137,8 @@ def resolve(name: str) -> MetricSpec:
         return MetricSpec(name, name, "higher", "scores", "ap")
     if name in ("roc_auc_ovr", "roc_auc_ovr_weighted"):
         return MetricSpec(name, name, "higher", "proba", "ovr")
+    if name == "ece":
+        return MetricSpec(name, name, "lower", "proba", "ece")
     if name in _PROBA:
         sign = -1.0 if name.startswith("neg_") else 1.0
         return MetricSpec(
@@ -349,6 +351,46 @@ def _proba_kernel(spec: MetricSpec, samples: Mapping[str, NDArray[Any]]) -> Kern
         onehot[np.arange(n), yt] = 1.0
         loss = ((p - onehot) ** 2).sum(axis=1)
     return _MeanKernel(loss, _weights_of(samples, n), spec.sign)
+
+
+#: Equal-width bins of the top-label confidence for ``ece`` (and the reliability diagram).
+ECE_BINS = 15
+
+
+def confidence_bins(proba: FloatArray, bins: int = ECE_BINS) -> tuple[NDArray[np.intp], FloatArray, NDArray[np.intp]]:
+    """(bin index, top-label confidence, predicted class) of each row of ``proba``: bins of
+    equal width on [0, 1], the last one closed."""
+    top = np.argmax(proba, axis=1)
+    conf = proba[np.arange(proba.shape[0]), top]
+    idx = np.minimum((conf * bins).astype(np.intp), bins - 1)
+    return idx, conf, top
+
+
+class _EceKernel(Kernel):
+    """Expected calibration error: the row-weighted mean over confidence bins of
+    |accuracy - mean confidence|, for the predicted (top-label) class."""
+
+    def __init__(self, samples: Mapping[str, NDArray[Any]]) -> None:
+        yt = np.asarray(samples["y_true"], dtype=np.int64)
+        p = np.asarray(samples["proba"], dtype=np.float64)
+        self.n = yt.size
+        self.bin, conf, top = confidence_bins(p)
+        w = _weights_of(samples, self.n)
+        self.w = np.ones(self.n) if w is None else w
+        # Per bin, |sum of (hit - confidence)| is |hits - summed confidence|: one sum per bin.
+        self.gap = ((top == yt) - conf) * self.w
+
+    def _ece(self, b: NDArray[np.intp], gap: FloatArray, total: FloatArray) -> FloatArray:
+        k = b.shape[0]
+        flat = (b + (np.arange(k, dtype=np.intp) * ECE_BINS)[:, None]).ravel()
+        per_bin = np.bincount(flat, weights=gap.ravel(), minlength=k * ECE_BINS)
+        return _div(np.abs(per_bin.reshape(k, ECE_BINS)).sum(axis=1), total, math.nan)
+
+    def point(self) -> float:
+        return float(self._ece(self.bin[None, :], self.gap[None, :], np.array([self.w.sum()]))[0])
+
+    def resample(self, idx: NDArray[np.intp]) -> FloatArray:
+        return self._ece(self.bin[idx], self.gap[idx], self.w[idx].sum(axis=1))
 
 
 class _RegressionKernel(Kernel):
@@ -606,6 +648,8 @@ def kernel(spec: MetricSpec, samples: Mapping[str, NDArray[Any]]) -> Kernel:
         )
     if spec.family == "ovr":
         return _OvrKernel(spec, samples)
+    if spec.family == "ece":
+        return _EceKernel(samples)
     return _GenericKernel(spec, samples)
 
 

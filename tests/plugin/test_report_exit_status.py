@@ -63,14 +63,19 @@ def test_every_report_states_the_final_exit_status(pytester: pytest.Pytester, ru
     assert len(report["failures"]) == 1 and "\n" not in report["failures"][0]
     (failure,) = report["failures"]
     result.stdout.fnmatch_lines([f"  failed: {expected}"])
-    assert f"- failed: {failure}" in (pytester.path / "r.md").read_text()
+    md = (pytester.path / "r.md").read_text()
+    # The Markdown summary leads with what failed: the run-level failure is a row there.
+    what_failed = md.split("### What failed", 1)[1].split("### Gates", 1)[0]
+    assert "| (run) " in what_failed and failure in what_failed, md
     headline = "gates FAILED" if case == "required gate without a test" else "gates passed, run FAILED"
     result.stdout.fnmatch_lines([f"mlgate: {headline}; run complete; seed *"])
     assert (pytester.path / "r.md").read_text().startswith(f"## pytest-mlgate: {headline.replace('FAILED', 'failed')}\n")
 
     suite = ET.parse(pytester.path / "j.xml").getroot().find("testsuite")
     assert suite is not None
-    props = [(p.get("name"), p.get("value")) for p in suite.findall("properties/property")]
+    # The run-status properties (the gate verdicts, seed and completeness sit beside them).
+    props = [(p.get("name"), p.get("value")) for p in suite.findall("properties/property")
+             if p.get("name") in ("mlgate.verdict", "mlgate.exit_status", "mlgate.failure")]
     assert props == [("mlgate.verdict", "fail"), ("mlgate.exit_status", "1"), ("mlgate.failure", failure)]
 
 
@@ -83,5 +88,7 @@ def test_a_passing_run_states_exit_status_0_everywhere(pytester: pytest.Pytester
     assert (report["verdict"], report["failures"], report["run"]["exit_status"]) == ("pass", [], 0)
     suite = ET.parse(pytester.path / "j.xml").getroot().find("testsuite")
     assert suite is not None
-    props = [(p.get("name"), p.get("value")) for p in suite.findall("properties/property")]
+    # The run-status properties (the gate verdicts, seed and completeness sit beside them).
+    props = [(p.get("name"), p.get("value")) for p in suite.findall("properties/property")
+             if p.get("name") in ("mlgate.verdict", "mlgate.exit_status", "mlgate.failure")]
     assert props == [("mlgate.verdict", "pass"), ("mlgate.exit_status", "0")]

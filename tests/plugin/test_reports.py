@@ -81,6 +81,38 @@ def test_report_paths_from_ini_and_cli_precedence(pytester: pytest.Pytester, run
     assert load_report(pytester.path / "from_cli.json")["verdict"] == "pass"
 
 
+def test_junit_carries_interval_threshold_verdict_and_gate_verdicts(pytester: pytest.Pytester, run) -> None:
+    import xml.etree.ElementTree as ET
+
+    pytester.makepyfile(ALL_GATES.replace("0.95", "0.5") + '''
+@pytest.mark.validation(auc=">= 0.6")
+def test_interval(mlgate):
+    from sklearn.dummy import DummyClassifier
+    import numpy as np
+    X = np.zeros((200, 1)); y = np.arange(200) % 2
+    mlgate.evaluate(DummyClassifier(strategy="stratified", random_state=0).fit(X, y), X, y, ["accuracy"])
+    mlgate.record("auc", 0.7)
+''')
+    result = run("--mlgate", "--junitxml", "j.xml", "--mlgate-markdown", "s.md")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    root = ET.parse(pytester.path / "j.xml").getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite is not None
+    suite_props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert suite_props["mlgate.verdict"] == "fail"
+    assert suite_props["mlgate.gate.validation"] == "fail"
+    assert suite_props["mlgate.gate.unit"] == "pass"
+    cases = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")}
+             for c in root.iter("testcase")}
+    assert cases["test_validation"] == {"mlgate.accuracy": "0.5", "mlgate.accuracy.threshold": ">= 0.9",
+                                        "mlgate.accuracy.verdict": "fail"}
+    props = cases["test_interval"]
+    assert float(props["mlgate.accuracy.low"]) < float(props["mlgate.accuracy"]) < float(props["mlgate.accuracy.high"])
+    assert props["mlgate.accuracy.verdict"] == "none" and props["mlgate.auc.verdict"] == "pass"
+    md = (pytester.path / "s.md").read_text()
+    assert "### What failed" in md and "below the threshold: 0.5, needs >= 0.9" in md
+
+
 SLASH_IDS = '''
 import pytest
 

@@ -1,0 +1,139 @@
+"""The Markdown summary leads with what failed and why; the rest is folded away."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pytest_mlgate.report.failures import failures
+from pytest_mlgate.report.junit import metric_properties, suite_properties
+from pytest_mlgate.report.render import render_markdown
+
+
+def _metric(name: str, value: float, **kw: Any) -> dict[str, Any]:
+    return {"name": name, "value": value, "low": kw.get("low"), "high": kw.get("high"),
+            "level": 0.95, "n": 100, "method": kw.get("method", "bootstrap"), "info": {},
+            "threshold": kw.get("threshold"), "threshold_verdict": kw.get("threshold_verdict"),
+            "threshold_p": kw.get("threshold_p"), "comparison": kw.get("comparison"),
+            "verdict": kw.get("verdict", "none")}
+
+
+def _threshold(op: str, value: float, metric: str) -> dict[str, Any]:
+    return {"metric": metric, "op": op, "value": value, "text": f"{op} {value:g}"}
+
+
+REGRESSED = {"metric": "rmse", "verdict": "fail", "reference": "baseline", "reference_value": 61.2,
+             "change": 3.51, "ratio": None, "change_low": 1.9, "change_high": 5.2, "level": 0.9,
+             "margin": 0.0, "p_value": 0.0012, "method": "paired-bootstrap", "reason": "worse"}
+
+REPORT: dict[str, Any] = {
+    "schema": "pytest-mlgate/report", "schema_version": 1, "plugin_version": "0.1.0",
+    "verdict": "fail", "failures": ["gate validation: 2 failed, 0 errored",
+                                    "gate performance: 1 failed, 0 errored"],
+    "run": {"seed": 7, "complete": True, "incomplete_reasons": [], "git": {"commit": "abc123def4567"},
+            "settings": {"inconclusive": "pass"}},
+    "gates": {g: {"required": True, "passed": 1, "failed": int(g in ("validation", "performance")),
+                  "errored": 0, "skipped": 0,
+                  "verdict": "fail" if g in ("validation", "performance") else "pass", "reason": ""}
+              for g in ("unit", "integration", "performance", "validation")},
+    "tests": [
+        {"nodeid": "tests/test_q.py::test_regression", "gate": "validation", "outcome": "failed",
+         "message": "rmse regressed", "metrics": [
+             _metric("rmse", 64.71, low=62.0, high=67.5, threshold=_threshold("<=", 65, "rmse"),
+                     threshold_verdict="pass", comparison=REGRESSED, verdict="fail"),
+             _metric("r2", 0.41, low=0.35, high=0.47, verdict="none")]},
+        {"nodeid": "tests/test_q.py::test_accuracy", "gate": "validation", "outcome": "failed",
+         "message": "", "metrics": [
+             _metric("accuracy", 0.912, low=0.88, high=0.94, threshold=_threshold(">=", 0.93, "accuracy"),
+                     threshold_verdict="fail", verdict="fail")]},
+        {"nodeid": "tests/test_speed.py::test_latency", "gate": "performance", "outcome": "failed",
+         "message": "", "metrics": [
+             _metric("latency_p95_ms", 63.0, method="benchmark", threshold=_threshold("<=", 50, "latency_p95_ms"),
+                     threshold_verdict="fail", verdict="fail"),
+             *[_metric(f"latency_p{p}_ms", 10.0 + p / 10, method="benchmark") for p in (50, 90, 99)]]},
+        {"nodeid": "tests/test_drift.py::test_no_drift", "gate": "integration", "outcome": "failed",
+         "message": "data drift in 2 of 5 column(s): age, income (drift = Holm-adjusted p <= 0.05 ...)",
+         "metrics": [_metric("drift_share", 0.4, method="ks/chi2+holm+effect")]},
+    ],
+    "baseline": {"path": ".mlgate/baseline.json", "loaded": True, "updated": False,
+                 "status": "not_requested", "message": ""},
+    "delivery": None,
+}
+
+
+def test_a_failing_run_leads_with_every_failure_and_its_reason_in_words() -> None:
+    md = render_markdown(REPORT)
+    lines = md.splitlines()
+    assert lines[0] == "## pytest-mlgate: gates failed"
+    assert lines[2].startswith("**4 failures** · run complete · seed 7 · commit abc123def456")
+    failed_at, gates_at = md.index("### What failed"), md.index("### Gates")
+    assert failed_at < gates_at < md.index("### Metrics") < md.index("<details>")
+    table = md[failed_at:gates_at]
+    # the threshold was met; the regression is what failed, and the row says so
+    assert ("| tests/test_q.py::test_regression | rmse | 64.71 [62, 67.5] | significant regression "
+            "against the baseline: +3.51 (61.2 -> 64.71), p = 0.0012 |") in table
+    assert "| accuracy | 0.912 [0.88, 0.94] | below the threshold: 0.912, needs >= 0.93 |" in table
+    assert "| latency_p95_ms | 63 | budget blown: 63 over the budget <= 50 |" in table
+    assert "| tests/test_drift.py::test_no_drift | - | - | data drift in 2 of 5 column(s): age, income |" in table
+
+
+def test_metrics_without_threshold_or_verdict_are_folded_into_details() -> None:
+    md = render_markdown(REPORT)
+    main, folded = md.split("<details>")
+    folded = folded.split("</details>")[0]
+    assert "| rmse | 64.71 |" in main and "| latency_p95_ms | 63 |" in main
+    for reading in ("| r2 |", "| latency_p50_ms |", "| latency_p99_ms |", "| drift_share |"):
+        assert reading in folded and reading not in main
+    assert "<summary>5 more metrics without a threshold or a verdict" in folded
+    # GitHub renders a table inside <details> only after a blank line
+    assert "</summary>\n\n| test |" in folded
+    assert "<" not in main.replace("<=", "").replace("->", "")  # no HTML but <details>
+
+
+def test_a_passing_run_has_no_failure_table() -> None:
+    report = copy.deepcopy(REPORT)
+    report["verdict"] = "pass"
+    report["failures"] = []
+    for g in report["gates"].values():
+        g.update(failed=0, verdict="pass")
+    report["tests"] = [t for t in report["tests"] if t["gate"] == "unit"]
+    md = render_markdown(report)
+    assert md.startswith("## pytest-mlgate: gates passed\n\n**4 of 4 gates passed**")
+    assert "What failed" not in md and "<details>" not in md
+
+
+def test_run_level_failures_are_rows_too() -> None:
+    report = copy.deepcopy(REPORT)
+    report["tests"] = []
+    report["failures"] = ["gate unit: required gate, but no test ran", "pytest-xdist worker(s) crashed: gw1"]
+    rows = failures(report)
+    assert [(f.test, f.reason) for f in rows] == [
+        ("", "gate unit: required gate, but no test ran"), ("", "pytest-xdist worker(s) crashed: gw1")]
+    assert "| (run) | - | - | pytest-xdist worker(s) crashed: gw1 |" in render_markdown(report)
+
+
+def test_slice_and_confident_policy_reasons() -> None:
+    sliced = _metric("accuracy[region=north]", 0.81, low=0.75, high=0.86,
+                     threshold=_threshold(">=", 0.9, "accuracy"), threshold_verdict="fail",
+                     threshold_p=0.003, verdict="fail")
+    confident = _metric("accuracy", 0.935, low=0.91, high=0.96, threshold=_threshold(">=", 0.93, "accuracy"),
+                        threshold_verdict="fail", verdict="fail")
+    report = copy.deepcopy(REPORT)
+    report["tests"] = [{"nodeid": "t.py::t", "gate": "validation", "outcome": "failed", "message": "",
+                        "metrics": [sliced, confident]}]
+    reasons = [f.reason for f in failures(report)]
+    assert reasons[0] == "slice significantly below the threshold >= 0.9 (Holm p = 0.003)"
+    assert reasons[1] == ("the interval [0.91, 0.96] does not clear the threshold >= 0.93 "
+                          "(threshold policy: confident)")
+
+
+def test_junit_properties_of_a_metric_and_of_the_suite() -> None:
+    rmse = REPORT["tests"][0]["metrics"][0]
+    assert metric_properties(rmse) == [("mlgate.rmse.low", "62.0"), ("mlgate.rmse.high", "67.5"),
+                                       ("mlgate.rmse.threshold", "<= 65"), ("mlgate.rmse.verdict", "fail")]
+    assert metric_properties(REPORT["tests"][0]["metrics"][1]) == [
+        ("mlgate.r2.low", "0.35"), ("mlgate.r2.high", "0.47"), ("mlgate.r2.verdict", "none")]
+    assert suite_properties(REPORT) == [
+        ("mlgate.verdict", "fail"), ("mlgate.complete", "true"), ("mlgate.seed", "7"),
+        ("mlgate.gate.unit", "pass"), ("mlgate.gate.integration", "pass"),
+        ("mlgate.gate.performance", "fail"), ("mlgate.gate.validation", "fail")]
