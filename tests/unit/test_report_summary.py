@@ -136,4 +136,6 @@ def test_junit_properties_of_a_metric_and_of_the_suite() -> None:
     assert suite_properties(REPORT) == [
         ("mlgate.verdict", "fail"), ("mlgate.complete", "true"), ("mlgate.seed", "7"),
         ("mlgate.gate.unit", "pass"), ("mlgate.gate.integration", "pass"),
-        ("mlgate.gate.performance", "fail"), ("mlgate.gate.validation", "fail")]
+        ("mlgate.gate.performance", "fail"), ("mlgate.gate.validation", "fail"),
+        ("mlgate.failure", "gate validation: 2 failed, 0 errored"),
+        ("mlgate.failure", "gate performance: 1 failed, 0 errored")]
