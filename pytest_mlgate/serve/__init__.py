@@ -1,7 +1,7 @@
 """Serving a verified artefact over HTTP: ``mlgate serve`` and the ``serve-check`` deploy target.
 
 Modules by role: ``signature`` (a request's rows checked and cast against the stored input
-signature), ``requests`` (the body of ``POST /invocations`` in each accepted format),
+signature), ``payload`` (the body of ``POST /invocations`` in each accepted format),
 ``model`` (the artefact loaded through ``pytest_mlgate.load``, with what the endpoints show),
 ``predlog`` (the prediction log), ``app`` (the starlette application), ``server`` (uvicorn on a
 bound socket), ``check`` (the ``serve-check`` deploy target). Plain Python: no pytest import.
