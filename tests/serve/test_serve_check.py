@@ -21,9 +21,10 @@ def _report(root: Path) -> dict:
     return json.loads((root / "report.json").read_text())
 
 
-def test_serve_check_passes_records_latency_and_moves_the_aliases(tmp_path: Path) -> None:
+@pytest.mark.both_modes
+def test_serve_check_passes_records_latency_and_moves_the_aliases(tmp_path: Path, mode: str) -> None:
     root = write_project(tmp_path / "p", ini=INI)
-    proc = run_gates(root)
+    proc = run_gates(root, *(["-n", "2"] if mode == "xdist" else []))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     delivery = _report(root)["delivery"]
     assert delivery["status"] == "delivered"
@@ -38,9 +39,10 @@ def test_serve_check_passes_records_latency_and_moves_the_aliases(tmp_path: Path
     assert LocalRegistry(root / "registry").aliases("breast-cancer") == {"latest": 1, "staging": 1}
 
 
-def test_a_blown_latency_budget_fails_delivery_and_keeps_the_aliases(tmp_path: Path) -> None:
+@pytest.mark.both_modes
+def test_a_blown_latency_budget_fails_delivery_and_keeps_the_aliases(tmp_path: Path, mode: str) -> None:
     root = write_project(tmp_path / "p", ini=INI + "mlgate_serve_latency_p95_ms = 0.001\n")
-    proc = run_gates(root)
+    proc = run_gates(root, *(["-n", "2"] if mode == "xdist" else []))
     assert proc.returncode != 0
     delivery = _report(root)["delivery"]
     assert delivery["status"] == "failed"
