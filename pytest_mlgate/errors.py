@@ -103,3 +103,8 @@ class RegistryError(MlgateError):
 
 class DeployError(MlgateError):
     """A deploy target failed (command not found, non-zero exit, timeout)."""
+
+
+class ServeError(MlgateError):
+    """A model server cannot start (missing serve extra, address in use) or a served model
+    failed its check (``serve-check``: predictions differ, latency budget blown)."""

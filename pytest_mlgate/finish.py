@@ -223,7 +223,8 @@ def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, An
             entry, failure = deliver_candidate(registry, StagedCandidate.from_json(c),
                                                report_for_candidate(run_report, c["name"], named),
                                                targets=targets, hooks=hooks, aliases=settings.aliases,
-                                               signing_key=key)
+                                               signing_key=key,
+                                               serve_latency_p95_ms=settings.serve_latency_p95_ms)
             artifacts.append(entry)
             if failure is not None:
                 return {"status": "failed", "artifacts": artifacts, "message": f"delivery failed: {failure}"}

@@ -96,6 +96,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_allow_pickle", None, "bool", False, "allow joblib/pickle serialization of candidates"),
     Option("mlgate_deploy", None, "lines", [], "deploy commands, one per line (JSON argv list or shell-like words; no shell)"),
     Option("mlgate_deploy_timeout", None, "float", 600.0, "seconds a deploy command may run"),
+    Option("mlgate_serve_latency_p95_ms", None, "float", None,
+           "budget of the serve-check deploy target: served latency p95 in ms"),
     Option("mlgate_aliases", None, "lines", [], "registry aliases to move to a delivered version (besides latest)"),
     Option("mlgate_signing_key", None, "str", None,
            "Ed25519 private key that signs delivered artefacts: a PEM file path, or env:VARIABLE (never the key itself)"),
@@ -143,6 +145,7 @@ class Settings(NamedTuple):
     allow_pickle: bool
     deploy: tuple[str, ...]
     deploy_timeout: float
+    serve_latency_p95_ms: float | None
     aliases: tuple[str, ...]
     signing_key: str | None
     drift_alpha: float | None
@@ -328,6 +331,9 @@ def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:
                 "mlgate_drift_categorical_threshold", "mlgate_benchmark_max_time"):
         if v[key] is not None and v[key] < 0:
             raise ConfigError(f"ini {key} = {v[key]!r} must be >= 0")
+    if v["mlgate_serve_latency_p95_ms"] is not None and not v["mlgate_serve_latency_p95_ms"] > 0:
+        raise ConfigError(f"ini mlgate_serve_latency_p95_ms = {v['mlgate_serve_latency_p95_ms']!r} "
+                          "must be a number of milliseconds > 0")
     if v["mlgate_deploy_timeout"] <= 0:
         raise ConfigError(f"ini mlgate_deploy_timeout = {v['mlgate_deploy_timeout']!r} must be > 0")
     for key in ("mlgate_min_slice_size", "mlgate_bootstrap", "mlgate_benchmark_min_rounds"):

@@ -23,6 +23,9 @@ from pytest_mlgate.errors import ConfigError, DeployError
 if TYPE_CHECKING:
     from pytest_mlgate.delivery.registry import PublishedArtifact
 
+# The built-in deploy target: the published model served on loopback and checked
+# (pytest_mlgate/serve/check.py). A line of exactly this word in ini mlgate_deploy.
+SERVE_CHECK = "serve-check"
 OUTPUT_TAIL_CHARS = 4000  # enough of a failing command's output to see why
 OUTPUT_GRACE_S = 2.0  # how long output is still read after the command exited (s)
 

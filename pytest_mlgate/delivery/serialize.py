@@ -219,7 +219,7 @@ def encode_example(example: Any) -> tuple[str, bytes, dict[str, Any]]:
         payload = {
             "kind": "dataframe",
             "columns": columns,
-            "index": [_json_value(v) for v in frame.index.tolist()],
+            "index": [json_value(v) for v in frame.index.tolist()],
             "data": {c["name"]: _column_values(frame[c["name"]]) for c in columns},
         }
         text = json.dumps(payload, allow_nan=False, indent=1) + "\n"
@@ -268,15 +268,16 @@ def _restore_dtype(dtype: str) -> Any:
 def _column_values(series: Any) -> list[Any]:
     kind = series.dtype.kind
     if kind in "iub":
-        return [_json_value(v) for v in series.tolist()]
+        return [json_value(v) for v in series.tolist()]
     if kind == "f":
         return [None if math.isnan(v) else v for v in series.astype("float64").tolist()]
     if kind in "mM":
         return [None if v is None or v != v else str(v) for v in series.astype("string").tolist()]
-    return [_json_value(v) for v in series.astype(object).tolist()]
+    return [json_value(v) for v in series.astype(object).tolist()]
 
 
-def _json_value(v: Any) -> Any:
+def json_value(v: Any) -> Any:
+    """One value as JSON: NaN and missing values as null, numpy scalars as Python ones."""
     if v is None or isinstance(v, (bool, int, str)):
         return v
     if isinstance(v, float):
@@ -296,7 +297,7 @@ def _json_value(v: Any) -> Any:
 def encode_outputs(predictions: Any) -> dict[str, Any]:
     """Predictions on the example as JSON (exact for numbers), with their dtype and shape."""
     arr = np.asarray(predictions)
-    values = arr.tolist() if not arr.dtype.hasobject else [_json_value(v) for v in arr.ravel()]
+    values = arr.tolist() if not arr.dtype.hasobject else [json_value(v) for v in arr.ravel()]
     if arr.dtype.kind == "f":
         values = _nan_to_none(values)
     return {"dtype": str(arr.dtype), "shape": [None, *arr.shape[1:]], "values": values}
