@@ -107,7 +107,10 @@ class Controller:
             entry.outcome = "xpassed" if "wasxfail" in report.__dict__ else "passed"
 
     def observe_collect(self, report: pytest.CollectReport) -> None:
-        if report.failed:
+        usage_error = report.__dict__.get("mlgate_usage_error")
+        if usage_error:  # a pytest-xdist worker's usage error (plugin.pytest_collection_modifyitems)
+            self.usage_error = str(usage_error)
+        elif report.failed:
             self.collection_errors.add(report.nodeid or "<session>")
 
     # The session object is registered as a plugin on the controller in gate mode, so these
@@ -321,6 +324,10 @@ class Controller:
 
         config = self.config
         hook = config.hook
+        if self.usage_error and exitstatus == pytest.ExitCode.TESTS_FAILED:
+            # Under pytest-xdist the workers' usage error arrives as a collection error (exit 1);
+            # the run ends as a plain run with that usage error does.
+            exitstatus = pytest.ExitCode.USAGE_ERROR
         result = self.decide(exitstatus)
         deploy_hook = None
         if hook.pytest_mlgate_deploy.get_hookimpls():

@@ -71,9 +71,10 @@ def test_two(mlgate): mlgate.record("score", 0.8)
     result.stderr.fnmatch_lines(["*key='clf' is used by *test_one and *test_two*"])
 
 
-def test_a_duplicate_key_leads_the_gate_summary_and_the_report(pytester: pytest.Pytester) -> None:
+def test_a_duplicate_key_leads_the_gate_summary_and_the_report(pytester: pytest.Pytester, run) -> None:
     """Not "required gate, but no test ran" or "did not run (-x/--maxfail...)": the usage error.
-    (Plain only: under pytest-xdist the workers' usage error crashes xdist itself.)"""
+    Under pytest-xdist too, where the workers find it (a usage error raised there crashed xdist
+    with an INTERNALERROR)."""
     pytester.makeini("[pytest]\nmlgate_required_gates = validation\n")
     pytester.makepyfile('''
 import pytest
@@ -84,8 +85,9 @@ def test_one(mlgate): mlgate.record("score", 0.7)
 @pytest.mark.validation(score=">= 0.5", key="clf")
 def test_two(mlgate): mlgate.record("score", 0.8)
 ''')
-    result = pytester.runpytest_subprocess("--mlgate", "--mlgate-report=r.json", "-p", "no:hypothesispytest")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = run("--mlgate", "--mlgate-report=r.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     message = "pytest-mlgate: key='clf' is used by *::test_one and *::test_two; a baseline key names one test*"
     result.stdout.fnmatch_lines(["validation*NOT RUN (a usage error stopped the run)",
                                  "mlgate: run FAILED (not run: validation); run INCOMPLETE; seed *",
