@@ -178,6 +178,14 @@ class Controller:
             reasons.append(narrowed)
         if getattr(self.config.option, "lf", False) and self._lf_selected():
             reasons.append("--lf runs only the tests that failed last time")
+        # --ignore on the command line drops files before collection (nothing is deselected, so
+        # nothing else sees it). In addopts or a conftest it is part of how the project defines
+        # its suite, and leaves the run complete.
+        ignores = sorted({a.split("=", 1)[0] for a in map(str, self.config.invocation_params.args)
+                          if a.split("=", 1)[0] in ("--ignore", "--ignore-glob")})
+        if ignores:
+            verb = "leaves" if len(ignores) == 1 else "leave"
+            reasons.append(f"{' and '.join(ignores)} on the command line {verb} part of the suite out")
         return reasons
 
     def _lf_selected(self) -> bool:
