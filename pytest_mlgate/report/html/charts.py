@@ -140,13 +140,29 @@ def forest(metrics: Sequence[Mapping[str, Any]]) -> str:
     """One row per metric, each on its own scale (its ends are labelled): the value and its
     interval, the threshold (a dashed line, the failing side shaded) and the baseline or champion
     value (a diamond). One axes for all rows: metrics of different units share no axis."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+    from matplotlib.transforms import Affine2D
+
     n = len(metrics)
     labels = [str(m.get("name")) + (f" ({_unit(m)})" if _unit(m) else "") for m in metrics]
-    fig = _figure(WIDTH, 0.3 + 0.42 * n, left=_label_width(labels) + 0.1, right=0.35, top=0.2, bottom=0.05)
-    ax = fig.subplots()
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(n - 0.4, -0.75)
-    ax.axis("off")
+    left, right, top, bottom = _label_width(labels) + 0.1, 0.35, 0.2, 0.05
+    height = 0.3 + 0.42 * n
+    fig = Figure(figsize=(WIDTH, height))
+    # No axes: the rows are drawn in the figure itself, x in [-0.02, 1.02] across the plot area
+    # and row i at y = i, top down. An axes (with ticks it would hide) was most of the cost.
+    x0, x1, y_top, y_bottom = -0.02, 1.02, -0.75, n - 0.4
+    fx0, fw = left / WIDTH, 1 - (left + right) / WIDTH
+    fy0, fh = bottom / height, 1 - (top + bottom) / height
+    where = Affine2D().translate(-x0, -y_bottom).scale(fw / (x1 - x0), fh / (y_top - y_bottom)) \
+        .translate(fx0, fy0) + fig.transFigure
+
+    def text(x: float, y: float, s: str, **kw: Any) -> None:
+        fig.text(x, y, s, transform=where, **kw)
+
+    def line(xs: Sequence[float], ys: Sequence[float], **kw: Any) -> None:
+        fig.add_artist(Line2D(xs, ys, transform=where, **kw))
+
     for i, m in enumerate(metrics):
         value = _num(m.get("value"))
         low, high = _num(m.get("low")), _num(m.get("high"))
@@ -156,9 +172,7 @@ def forest(metrics: Sequence[Mapping[str, Any]]) -> str:
         ref = _num(comp.get("reference_value"))
         color = _metric_color(m.get("verdict"))
         xs = [x for x in (value, low, high, limit, ref) if x is not None]
-        unit = _unit(m)
-        label = f"{m.get('name')}" + (f" ({unit})" if unit else "")
-        ax.text(-0.03, i, label, ha="right", va="center", fontsize=9)
+        text(-0.03, i, labels[i], ha="right", va="center", fontsize=9)
         if not xs:
             continue
         span = (max(xs) - min(xs)) or abs(xs[0]) * 0.1 or 1.0
@@ -167,25 +181,25 @@ def forest(metrics: Sequence[Mapping[str, Any]]) -> str:
         def at(x: float, lo: float = lo_x, hi: float = hi_x) -> float:
             return (x - lo) / (hi - lo)
 
-        ax.plot([0, 1], [i, i], color="#d1d5db", lw=0.8)
+        line([0, 1], [i, i], color="#d1d5db", lw=0.8)
         for end, ha in ((0.0, "left"), (1.0, "right")):
-            ax.text(end, i + 0.32, f"{lo_x if end == 0 else hi_x:.4g}", ha=ha, va="center",
-                    fontsize=7, color=MUTED)
+            text(end, i + 0.32, f"{lo_x if end == 0 else hi_x:.4g}", ha=ha, va="center", fontsize=7, color=MUTED)
         if limit is not None:
             op = str(th.get("op", ""))
             x = at(limit)
             bad = (x, 1.0) if op in ("<=", "<") else (0.0, x)
-            ax.fill_between(bad, i - 0.3, i + 0.3, color=FAIL, alpha=0.08, lw=0)
-            ax.plot([x, x], [i - 0.3, i + 0.3], color=FAIL, ls="--", lw=1.2)
-            ax.text(x, i - 0.36, f"{th.get('text', '')}", ha="center", va="bottom", fontsize=7, color=FAIL)
+            fig.add_artist(Rectangle((bad[0], i - 0.3), bad[1] - bad[0], 0.6, transform=where, color=FAIL,
+                                     alpha=0.08, lw=0))
+            line([x, x], [i - 0.3, i + 0.3], color=FAIL, ls="--", lw=1.2)
+            text(x, i - 0.36, f"{th.get('text', '')}", ha="center", va="bottom", fontsize=7, color=FAIL)
         if low is not None and high is not None:
-            ax.plot([at(low), at(high)], [i, i], color=color, lw=2.5, solid_capstyle="butt")
+            line([at(low), at(high)], [i, i], color=color, lw=2.5, solid_capstyle="butt")
         if ref is not None:
-            ax.plot([at(ref)], [i], marker="D", ms=6, color=REFERENCE, ls="none")
+            line([at(ref)], [i], marker="D", ms=6, color=REFERENCE, ls="none")
         if value is not None:
-            ax.plot([at(value)], [i], marker="o", ms=7, color=color, ls="none")
-            ax.text(at(value), i + 0.32, f"{value:.4g}", ha="center", va="center", fontsize=7.5,
-                    color=color, fontweight="bold")
+            line([at(value)], [i], marker="o", ms=7, color=color, ls="none")
+            text(at(value), i + 0.32, f"{value:.4g}", ha="center", va="center", fontsize=7.5, color=color,
+                 fontweight="bold")
     # The key is the figure's caption in the page (FOREST_KEY): a legend per figure costs
     # as much to draw as the rows.
     return _svg(fig, "metrics against thresholds and baseline")
