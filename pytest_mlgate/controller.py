@@ -107,7 +107,10 @@ class Controller:
             entry.outcome = "xpassed" if "wasxfail" in report.__dict__ else "passed"
 
     def observe_collect(self, report: pytest.CollectReport) -> None:
-        if report.failed:
+        usage_error = report.__dict__.get("mlgate_usage_error")
+        if usage_error:  # a pytest-xdist worker's usage error (plugin.pytest_collection_modifyitems)
+            self.usage_error = str(usage_error)
+        elif report.failed:
             self.collection_errors.add(report.nodeid or "<session>")
 
     # The session object is registered as a plugin on the controller in gate mode, so these
@@ -175,6 +178,14 @@ class Controller:
             reasons.append(narrowed)
         if getattr(self.config.option, "lf", False) and self._lf_selected():
             reasons.append("--lf runs only the tests that failed last time")
+        # --ignore on the command line drops files before collection (nothing is deselected, so
+        # nothing else sees it). In addopts or a conftest it is part of how the project defines
+        # its suite, and leaves the run complete.
+        ignores = sorted({a.split("=", 1)[0] for a in map(str, self.config.invocation_params.args)
+                          if a.split("=", 1)[0] in ("--ignore", "--ignore-glob")})
+        if ignores:
+            verb = "leaves" if len(ignores) == 1 else "leave"
+            reasons.append(f"{' and '.join(ignores)} on the command line {verb} part of the suite out")
         return reasons
 
     def _lf_selected(self) -> bool:
@@ -321,6 +332,10 @@ class Controller:
 
         config = self.config
         hook = config.hook
+        if self.usage_error and exitstatus == pytest.ExitCode.TESTS_FAILED:
+            # Under pytest-xdist the workers' usage error arrives as a collection error (exit 1);
+            # the run ends as a plain run with that usage error does.
+            exitstatus = pytest.ExitCode.USAGE_ERROR
         result = self.decide(exitstatus)
         deploy_hook = None
         if hook.pytest_mlgate_deploy.get_hookimpls():

@@ -316,6 +316,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             controller = config.stash.get(CONTROLLER_KEY, None)
             if controller is not None:
                 controller.usage_error = message  # the reports lead with it, not with gates that ran nothing
+            if hasattr(config, "workerinput"):
+                # A pytest-xdist worker: a UsageError here kills the worker and xdist fails with an
+                # INTERNALERROR. Report it as a collection error instead (the controller shows it
+                # once, however many workers found it) and run nothing.
+                # The attribute travels with the report (xdist sends a report's __dict__), so the
+                # controller reports the usage error as a plain run does.
+                report = pytest.CollectReport("", "failed", message, [], sections=[])
+                report.mlgate_usage_error = message  # type: ignore[attr-defined]
+                config.hook.pytest_collectreport(report=report)
+                items[:] = []
+                return
             raise pytest.UsageError(message)
 
 

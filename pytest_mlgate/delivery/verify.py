@@ -9,7 +9,9 @@ file is read a second time after it was verified (a file swapped in between is n
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -161,7 +163,13 @@ def _manifest_bytes(root: Path) -> bytes:
         raise VerificationError(f"{root} is not an artefact directory (it does not exist or is "
                                 "not a directory).")
     try:
-        with open(mpath, "rb") as fh:
+        # O_NONBLOCK: a FIFO (or a device) named manifest.json must not hang the verification on
+        # open; it is refused below as what it is, not a file.
+        fd = os.open(mpath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise VerificationError(f"{root}: {MANIFEST!r} is not a regular file (a FIFO, "
+                                        f"device or directory); {_FIX}.")
             raw = fh.read(MAX_MANIFEST_BYTES + 1)
     except FileNotFoundError:
         raise VerificationError(f"{root}: file {MANIFEST!r} is missing, so nothing in the "

@@ -112,6 +112,13 @@ def is_performance_reading(name: str, method: str | None) -> bool:
     return (info is not None and info.kind == "performance") or method == "benchmark"
 
 
+def is_drift_reading(name: str) -> bool:
+    """``drift_share`` or ``drift_worst_effect``: judged by the drift test that produced it (and
+    a threshold on the marker), never against the baseline's reading of another batch."""
+    info = METRICS.get(name)
+    return info is not None and info.kind == "drift"
+
+
 def closest_names(name: str, n: int = 3) -> list[str]:
     """Known metric names that look like ``name``, best first (for 'did you mean')."""
     import difflib

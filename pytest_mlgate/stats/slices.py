@@ -45,7 +45,14 @@ def below_threshold_p(m: Measurement, op: str, threshold: float) -> float:
     if m.low is None or m.high is None:
         worse = m.value < threshold if higher else m.value > threshold
         return 0.0 if worse else 1.0
-    se = (m.high - m.low) / (2.0 * z_value(m.level or 0.95))
+    zq = z_value(m.level or 0.95)
+    # The standard error from the half of the interval that faces the threshold: the test is
+    # then the inversion of the interval itself (a threshold outside a 95% interval on the bad
+    # side gives p < 0.025), also for the asymmetric intervals of bootstrap metrics, where one
+    # symmetric error from the whole width called a slice whose interval lay wholly beyond the
+    # threshold "not significant".
+    half = (m.high - m.value) if threshold > m.value else (m.value - m.low)
+    se = half / zq if half > 0 else (m.high - m.low) / (2.0 * zq)
     if se <= 0:
         worse = m.value < threshold if higher else m.value > threshold
         return 0.0 if worse else 1.0

@@ -145,6 +145,42 @@ def test_drift_and_behaviour(pytester: pytest.Pytester, run) -> None:
     assert tests["test_not_invariant"]["outcome"] == "failed"
 
 
+BATCH_DRIFT = '''
+import os
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
+
+@pytest.mark.integration
+def test_batch_has_not_drifted(mlgate):
+    # Two halves of one data set: nothing drifts, but the worst column's effect differs by batch.
+    start = int(os.environ["BATCH_START"])
+    result = mlgate.check_drift(X.iloc[::2], X.iloc[start::3])
+    assert not result.drifted
+'''
+
+
+def test_drift_readings_are_not_judged_against_another_batchs_baseline(
+        pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """drift_worst_effect was compared with the baseline as a plain comparison: any batch whose
+    worst column moved a little more than last time's failed the gate though nothing drifted."""
+    pytester.makepyfile(test_batch=BATCH_DRIFT)
+    args = ("--mlgate", "-o", "mlgate_required_gates=integration", "--mlgate-report", "r.json")
+    effects = {}
+    for start in ("2", "1"):
+        monkeypatch.setenv("BATCH_START", start)
+        first = start == "2"
+        result = run(*args, *(["--mlgate-update-baseline"] if first else []))
+        assert result.ret == 0, result.stdout.str()
+        (test,) = load_report(pytester.path / "r.json")["tests"]
+        metrics = {m["name"]: m for m in test["metrics"]}
+        effects[start] = metrics["drift_worst_effect"]["value"]
+        assert metrics["drift_share"]["value"] == 0
+        assert all(metrics[n]["comparison"] is None for n in ("drift_share", "drift_worst_effect"))
+    assert effects["1"] > effects["2"], "the case needs a second batch whose worst effect is larger"
+
+
 NAN_MODEL = '''
 import numpy as np
 import pandas as pd

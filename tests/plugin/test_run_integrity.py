@@ -23,6 +23,25 @@ def test_paths_that_cover_part_of_the_suite_make_the_run_incomplete(pytester: py
     assert load_report(pytester.path / "r.json")["run"]["complete"] is True
 
 
+def test_ignore_on_the_command_line_makes_the_run_incomplete(pytester: pytest.Pytester, run) -> None:
+    """--ignore drops a file before collection: nothing is deselected, so without this the run
+    passed as complete and updated the baseline with a failing validation test left out."""
+    pytester.makepyfile(test_a=ALL_GATES)
+    (pytester.path / "extra").mkdir()
+    (pytester.path / "extra" / "test_more.py").write_text(
+        "import pytest\n@pytest.mark.validation(score='>= 0.95')\ndef test_low(mlgate): mlgate.record('score', 0.5)\n")
+    for flag in ("--ignore=extra", "--ignore-glob=*/extra/*"):
+        result = run("--mlgate", "--mlgate-update-baseline", "--mlgate-report", "r.json", flag)
+        result.stdout.fnmatch_lines(["*run INCOMPLETE*", f"*{flag.split('=')[0]} on the command line leaves part of "
+                                     "the suite out*", "*baseline: not updated:*"])
+        assert load_report(pytester.path / "r.json")["run"]["complete"] is False
+        assert not (pytester.path / ".mlgate" / "baseline.json").exists()
+    # The same --ignore in the project's addopts defines the suite: the run is complete.
+    pytester.makeini("[pytest]\naddopts = --ignore=extra\n")
+    assert run("--mlgate", "--mlgate-report", "r.json").ret == 0
+    assert load_report(pytester.path / "r.json")["run"]["complete"] is True
+
+
 def test_paths_naming_every_test_file_make_a_complete_run(pytester: pytest.Pytester, run) -> None:
     pytester.makeini("[pytest]\ntestpaths = tests\n")
     (pytester.path / "tests" / "unit").mkdir(parents=True)
@@ -71,9 +90,10 @@ def test_two(mlgate): mlgate.record("score", 0.8)
     result.stderr.fnmatch_lines(["*key='clf' is used by *test_one and *test_two*"])
 
 
-def test_a_duplicate_key_leads_the_gate_summary_and_the_report(pytester: pytest.Pytester) -> None:
+def test_a_duplicate_key_leads_the_gate_summary_and_the_report(pytester: pytest.Pytester, run) -> None:
     """Not "required gate, but no test ran" or "did not run (-x/--maxfail...)": the usage error.
-    (Plain only: under pytest-xdist the workers' usage error crashes xdist itself.)"""
+    Under pytest-xdist too, where the workers find it (a usage error raised there crashed xdist
+    with an INTERNALERROR)."""
     pytester.makeini("[pytest]\nmlgate_required_gates = validation\n")
     pytester.makepyfile('''
 import pytest
@@ -84,8 +104,9 @@ def test_one(mlgate): mlgate.record("score", 0.7)
 @pytest.mark.validation(score=">= 0.5", key="clf")
 def test_two(mlgate): mlgate.record("score", 0.8)
 ''')
-    result = pytester.runpytest_subprocess("--mlgate", "--mlgate-report=r.json", "-p", "no:hypothesispytest")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = run("--mlgate", "--mlgate-report=r.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     message = "pytest-mlgate: key='clf' is used by *::test_one and *::test_two; a baseline key names one test*"
     result.stdout.fnmatch_lines(["validation*NOT RUN (a usage error stopped the run)",
                                  "mlgate: run FAILED (not run: validation); run INCOMPLETE; seed *",

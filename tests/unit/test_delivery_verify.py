@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,24 @@ def test_edited_or_broken_manifest_is_caught(published: PublishedArtifact) -> No
     mpath.unlink()
     with pytest.raises(VerificationError, match=r"'manifest\.json' is missing"):
         verify_artifact(published.path)
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_or_directory_for_a_manifest_is_refused_without_hanging(
+        published: PublishedArtifact, capsys: pytest.CaptureFixture[str]) -> None:
+    """Opening a FIFO blocks until a writer comes; verify must refuse it instead (an attacker or a
+    stray `mkfifo` must not hang a deploy)."""
+    mpath = published.path / "manifest.json"
+    mpath.unlink()
+    os.mkfifo(mpath)
+    with pytest.raises(VerificationError, match=r"'manifest\.json' is not a regular file"):
+        verify_artifact(published.path)
+    assert main(["verify", str(published.path)]) == 1
+    assert "not a regular file" in capsys.readouterr().out
+    mpath.unlink()
+    mpath.mkdir()
+    with pytest.raises(VerificationError, match=r"'manifest\.json' cannot be read \(Is a directory\)"):
+        load(published.path)
 
 
 def test_size_change_is_caught(published: PublishedArtifact) -> None:

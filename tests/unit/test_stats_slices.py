@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_mlgate.measurement import Measurement
 from pytest_mlgate.stats.evaluation import evaluate
@@ -93,3 +95,26 @@ def test_normal_p_value_is_small_only_on_the_wrong_side(op: str) -> None:
     assert below_threshold_p(m_bad, op, 0.0) < 1e-6
     at = Measurement("x", 0.0, -0.1, 0.1, 0.95)
     assert below_threshold_p(at, op, 0.0) == pytest.approx(0.5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.floats(0.05, 0.95), below=st.floats(0.001, 0.3), above=st.floats(0.001, 0.3),
+       where=st.floats(-0.99, 0.99), higher=st.booleans())
+def test_the_p_value_inverts_an_asymmetric_interval(value: float, below: float, above: float,
+                                                    where: float, higher: bool) -> None:
+    """A bootstrap interval is asymmetric. A threshold outside the 95% interval on the failing
+    side is significant at the one-sided 2.5% level, one inside is not, whichever half is the
+    longer (one symmetric error from the whole width called an ece interval [0.114, 0.276] around
+    0.148 against <= 0.08 not significant: new-user trial)."""
+    m = Measurement("x", value, value - below, value + above, 0.95)
+    # The threshold on the side where the value fails it: above the value for ">=", below for "<=".
+    reach = above if higher else below
+    threshold = value + (1 if higher else -1) * reach * (1 + where)
+    p = below_threshold_p(m, ">=" if higher else "<=", threshold)
+    outside = where > 0
+    assert (p < 0.025) == outside or abs(where) < 1e-6, (p, where)
+
+
+def test_the_trial_case_an_interval_wholly_beyond_the_threshold_is_significant() -> None:
+    m = Measurement("ece[size=large]", 0.1481, 0.114, 0.2762, 0.95)
+    assert below_threshold_p(m, "<=", 0.08) < 0.001
