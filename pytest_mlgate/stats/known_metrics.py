@@ -115,8 +115,9 @@ def is_performance_reading(name: str, method: str | None) -> bool:
 def is_drift_reading(name: str) -> bool:
     """``drift_share`` or ``drift_worst_effect``: judged by the drift test that produced it (and
     a threshold on the marker), never against the baseline's reading of another batch."""
-    info = METRICS.get(name)
-    return info is not None and info.kind == "drift"
+    # Not the behaviour rates (invariance, determinism, ...), also of kind "drift": those are
+    # measured on the test's own data and compare with the baseline like any proportion.
+    return name in ("drift_share", "drift_worst_effect")
 
 
 def closest_names(name: str, n: int = 3) -> list[str]:
