@@ -94,7 +94,7 @@ CASES: list[tuple[str, str, Callable[[np.random.Generator, int], Samples], Calla
     ("multinomial-bootstrap", "matthews_corrcoef", _labels,
      lambda: _by_simulation(_labels, "matthews_corrcoef")),
     ("delong", "roc_auc", _scores, lambda: float(norm.cdf(1.2 / math.sqrt(2)))),
-    ("influence-logit", "average_precision", _scores, _ap_truth),
+    ("jackknife-logit", "average_precision", _scores, _ap_truth),
     ("delong-ovr", "roc_auc_ovr", _ovr, lambda: _by_simulation(_ovr, "roc_auc_ovr")),
     ("t", "log_loss", _proba, lambda: _by_simulation(_proba, "log_loss")),
     ("t", "mae", _regression, lambda: math.sqrt(2 / math.pi)),
