@@ -43,13 +43,15 @@ class Linearized:
 
     ``logit`` puts the interval of a metric bounded in [0, 1] on the logit scale, so that it
     stays inside the bounds (used for average precision). ``method`` names the interval when
-    the contributions are not the family's usual influence values (jackknife ones).
+    the contributions are not the family's usual influence values (jackknife ones); ``df`` the
+    t interval's degrees of freedom when they are not n - 1.
     """
 
     value: float
     phi: FloatArray
     logit: bool = False
     method: str | None = None
+    df: float | None = None
 
     @property
     def n(self) -> int:
@@ -87,7 +89,7 @@ class Linearized:
         se = self.se
         if se == 0.0:
             return self.value, self.value
-        q = t_value(level, self.n - 1)
+        q = t_value(level, self.n - 1 if self.df is None else self.df)
         if self.logit and 0.0 < self.value < 1.0:
             centre = math.log(self.value / (1.0 - self.value))
             half = q * se / (self.value * (1.0 - self.value))
@@ -209,7 +211,11 @@ def average_precision_jackknife(
     costs O(1) after one sort. ``n * var(phi)`` is then the jackknife variance, which is larger
     than the influence variance by a term of order 1/n (Efron & Stein 1981): at 200 rows the
     influence values' standard error was 2% short and the interval covered 93.7-94.7% of the
-    time; the jackknife's 94.2-95.2%. None with fewer than two positives (AP_-i undefined).
+    time; the jackknife's 94.2-95.2%, the misses lopsided. The t quantile is taken on
+    (positives - 1) degrees of freedom: AP averages one precision per positive row, so the
+    positives are its sample (as in Boyd, Eng & Page 2013's logit interval); with it the
+    coverage is 94.8-95.3% at 30% positives and 95.9% at 10%. None with fewer than two
+    positives (AP_-i undefined).
     """
     y = positive.astype(np.float64)
     n = y.size
@@ -231,7 +237,8 @@ def average_precision_jackknife(
     g = group
     own = (p_g[g] - y) * (tp[g] - y) * inv[g]
     loo = (above[g] + below_a[g] - y * below_b[g] + own) / (total_pos - y)
-    return Linearized(ap, (n - 1) / n * (ap - loo), logit=True, method="jackknife-logit")
+    return Linearized(ap, (n - 1) / n * (ap - loo), logit=True, method="jackknife-logit",
+                      df=total_pos - 1)
 
 
 def roc_auc_components(

@@ -205,7 +205,15 @@ def test_average_precision_jackknife_is_scikit_learns_leave_one_out() -> None:
     assert lin.value == pytest.approx(ap, abs=1e-14)
     np.testing.assert_allclose(lin.phi, (n - 1) / n * (ap - loo), atol=1e-14)
     # n * var(phi) is the textbook jackknife variance (n-1)/n * sum((loo - mean)^2).
-    assert lin.se**2 == pytest.approx((n - 1) / n * np.sum((loo - loo.mean()) ** 2), rel=1e-10)
+    se = np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2))
+    assert lin.se == pytest.approx(se, rel=1e-10)
+    # The interval: logit(AP) +- t(positives - 1) * se / (AP (1 - AP)), mapped back.
+    e = estimate(resolve("average_precision"), {"y_true": y, "score": s})
+    half = stats.t.ppf(0.975, y.sum() - 1) * se / (ap * (1 - ap))
+    logit = np.log(ap / (1 - ap))
+    assert e.method == "jackknife-logit"
+    assert (e.low, e.high) == pytest.approx(
+        (1 / (1 + np.exp(-(logit - half))), 1 / (1 + np.exp(-(logit + half)))), rel=1e-10)
     # With one positive, leaving it out leaves no AP: the influence values stand in.
     one = np.zeros(n, dtype=bool)
     one[5] = True
