@@ -11,7 +11,10 @@ Part 2, real data (scikit-learn's bundled data sets, out-of-fold predictions of 
 each method's interval against a 2,000-resample row bootstrap percentile interval, repeated with
 10 seeds to measure the bootstrap's own Monte Carlo error (SD of its endpoints). "agrees" means
 both endpoints lie within 3 Monte Carlo SDs of the bootstrap's mean endpoint, or within 5% of
-the interval's width where the bootstrap's own Monte Carlo error is tiny.
+the interval's width where the bootstrap's own Monte Carlo error is tiny. "se/SD" is the
+method's standard error over the bootstrap replicates' SD (mean of the 10 seeds), where the
+method has a standard error: it tells a different spread from a different shape (a logit
+interval is lopsided where the percentile interval need not be).
 
 Run: .venv/bin/python benchmarks/interval_coverage.py [--sets N] [--quick]
 """
@@ -169,8 +172,10 @@ def agreement(metric: str, samples: Samples) -> dict[str, Any]:
     spec = resolve(metric)
     e = estimate(spec, samples, n_boot=2000, seed=0)
     k = kernel(spec, samples)
-    ends = np.array([percentile_interval(bootstrap(k.resample, k.n, n_boot=2000, seed=s))
-                     for s in range(1, 11)])
+    reps = [bootstrap(k.resample, k.n, n_boot=2000, seed=s) for s in range(1, 11)]
+    ends = np.array([percentile_interval(r) for r in reps])
+    boot_sd = float(np.mean([np.nanstd(r, ddof=1) for r in reps]))
+    se_ratio = e.info["se"] / boot_sd if "se" in e.info and boot_sd > 0 else math.nan
     b_lo, b_hi = ends.mean(axis=0)
     sd_lo, sd_hi = ends.std(axis=0, ddof=1)
     width = b_hi - b_lo
@@ -179,7 +184,8 @@ def agreement(metric: str, samples: Samples) -> dict[str, Any]:
     ok = abs(e.low - b_lo) <= tol_lo and abs(e.high - b_hi) <= tol_hi
     return {"method": e.method, "n": k.n, "ours": (e.low, e.high), "boot": (b_lo, b_hi),
             "mc": (sd_lo, sd_hi), "dev": (abs(e.low - b_lo) / max(sd_lo, 1e-300),
-                                          abs(e.high - b_hi) / max(sd_hi, 1e-300)), "ok": ok}
+                                          abs(e.high - b_hi) / max(sd_hi, 1e-300)), "ok": ok,
+            "se_ratio": se_ratio}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     print("agreement with a 2,000-resample row bootstrap on scikit-learn data sets "
           "(bootstrap: mean of 10 seeds; MC = SD of its endpoints over the seeds)")
     header = (f"  {'metric':18s} {'data':14s} {'n':>5s} {'method':22s} {'interval':>20s} "
-              f"{'bootstrap':>20s} {'MC SD':>15s} {'|diff|/MC':>11s} status")
+              f"{'bootstrap':>20s} {'MC SD':>15s} {'|diff|/MC':>11s} {'se/SD':>6s} status")
     print(header)
     print("  " + "-" * (len(header) - 2))
     real = _real()
@@ -235,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {metric:18s} {REAL_NAMES[metric]:14s} {r['n']:5d} {r['method']:22s} "
               f"[{r['ours'][0]:8.4f}, {r['ours'][1]:8.4f}] [{r['boot'][0]:8.4f}, {r['boot'][1]:8.4f}] "
               f"{r['mc'][0]:.4f} {r['mc'][1]:.4f}  {r['dev'][0]:4.1f} {r['dev'][1]:4.1f}  "
-              f"{'agrees' if r['ok'] else 'DIFFERS'}")
+              f"{r['se_ratio']:6.3f} {'agrees' if r['ok'] else 'DIFFERS'}")
     print(f"elapsed {time.perf_counter() - t0:.0f} s")
     return 0 if ok else 1
 
