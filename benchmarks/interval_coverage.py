@@ -1,6 +1,6 @@
 """Coverage of every interval method by simulation, and agreement with the row bootstrap on real data.
 
-Part 1, simulation: for each method, ``--sets`` data sets (default 2,000) of n = 200 and
+Part 1, simulation: for each method, ``--sets`` data sets (default 10,000) of n = 200 and
 n = 20,000 rows are drawn from a model whose true metric value is known (in closed form, by
 numerical integration, or from one simulation of 4,000,000 rows); the share of 95% intervals from
 ``stats.metrics.estimate`` (the function ``evaluate`` calls) that cover the truth must lie in
@@ -190,7 +190,9 @@ def agreement(metric: str, samples: Samples) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--sets", type=int, default=2000, help="simulated data sets per cell")
+    # 10,000 sets: a Monte Carlo SE of 0.0022, against a goal band of +-0.01. At 2,000 sets
+    # (SE 0.0049) a method covering 94.7% falls under 94% in about one cell in twelve by chance.
+    ap.add_argument("--sets", type=int, default=10_000, help="simulated data sets per cell")
     ap.add_argument("--quick", action="store_true", help="200 sets (smoke test)")
     ap.add_argument("--sizes", type=int, nargs="*", default=[200, 20_000])
     ap.add_argument("--metrics", nargs="*", default=None)
