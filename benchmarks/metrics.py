@@ -7,7 +7,8 @@ repetitions:
    ``stats.metrics.estimate`` (value and interval; the path ``evaluate`` takes after its one
    call per model output), with the interval method used.
 2. The seven metrics MLflow's default evaluator computes for a binary classifier (accuracy,
-   precision, recall, f1, roc_auc, log_loss, average_precision):
+   precision, recall, f1, roc_auc, log_loss, average_precision), each repetition running every
+   side once in an order that rotates from one repetition to the next:
    - scikit-learn's seven point metrics on precomputed outputs;
    - the seven with intervals through ``estimate`` on the same outputs (goal at 1,000,000 rows:
      at most 2x scikit-learn's seven);
@@ -18,9 +19,11 @@ repetitions:
      evaluate faster at both sizes). Skipped with a note when mlflow is not installed (extra
      ``bench``).
 
-Times are given as CPU seconds of this process (all threads, and child processes; BLAS held to one thread for every
-contender), the measure that stays put on a shared machine, with wall-clock seconds beside them
-for the end-to-end rows.
+Times are given as CPU seconds of this process (all threads, and child processes; BLAS held to
+one thread for every contender), the measure that stays put on a shared machine, with wall-clock
+seconds beside them for the end-to-end rows; the range over the repetitions and the machine's
+load average (``os.getloadavg``) before each repetition are printed beside the medians, so a
+reader can judge the noise.
 
 Run: .venv/bin/python benchmarks/metrics.py [--quick] [--sizes N ...] [--reps R] [--no-mlflow]
 """
@@ -159,18 +162,32 @@ def _median(xs: list[float]) -> float:
     return statistics.median(xs)
 
 
+def _load() -> float:
+    """The machine's 1-minute load average (runnable processes, all users)."""
+    return os.getloadavg()[0]
+
+
+def _spread(xs: list[float]) -> str:
+    return f"{min(xs):.2f}-{max(xs):.2f}"
+
+
 def run_size(n: int, reps: int, use_mlflow: bool) -> bool:
     d = _data(n)
     cases = _cases(d)
+    load_start = _load()
     per: dict[str, tuple[list[float], list[float], str]] = {
         name: ([], [], "") for name, _, _ in cases
     }
-    for _ in range(reps):
+    for r in range(reps):
         for name, samples, sk in cases:
             spec = resolve(name)
-            t_sk = _timed(sk)[1]
             e = estimate(spec, samples)
-            t_ours = _timed(lambda spec=spec, samples=samples: estimate(spec, samples))[1]
+            ours = lambda spec=spec, samples=samples: estimate(spec, samples)  # noqa: E731
+            # Who goes first alternates, so neither side always runs on a warmer cache.
+            if r % 2 == 0:
+                t_sk, t_ours = _timed(sk)[1], _timed(ours)[1]
+            else:
+                t_ours, t_sk = _timed(ours)[1], _timed(sk)[1]
             per[name][0].append(t_sk)
             per[name][1].append(t_ours)
             per[name] = (per[name][0], per[name][1], e.method)
@@ -180,37 +197,74 @@ def run_size(n: int, reps: int, use_mlflow: bool) -> bool:
     for name, (sk_t, ours_t, method) in per.items():
         a, b = _median(sk_t), _median(ours_t)
         print(f"  {name:18s} {a * 1000:8.1f}ms {b * 1000:8.1f}ms {b / a:6.2f}x  {method}")
-    seven = {name: per[name] for name in SEVEN}
-    sk7 = [sum(v[0][i] for v in seven.values()) for i in range(reps)]
-    ours7 = [sum(v[1][i] for v in seven.values()) for i in range(reps)]
+    print(f"  (load average {load_start:.1f} at the start, {_load():.1f} at the end, "
+          f"{os.cpu_count()} cores)")
+
+    by_name = {name: (samples, sk) for name, samples, sk in cases}
+    specs = [resolve(name) for name in SEVEN]
+
+    def sklearn_seven() -> None:
+        for name in SEVEN:
+            by_name[name][1]()
+
+    def mlgate_seven() -> None:
+        for spec in specs:
+            estimate(spec, by_name[spec.name][0])
+
     clf, X, y = d["clf"], d["X"], d["y"]
-    t_eval: list[tuple[float, float]] = []
-    t_mlflow: list[tuple[float, float]] = []
+    sides: list[tuple[str, Callable[[], Any]]] = [
+        ("sklearn7", sklearn_seven),
+        ("mlgate7", mlgate_seven),
+        ("evaluate", lambda: evaluate(clf, X, y, list(SEVEN))),
+    ]
     mlf = _MLflow(clf) if use_mlflow else None
+    if mlf is not None:
+        sides.append(("mlflow", lambda: mlf.evaluate(X, y)))
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in sides}
+    loads: list[float] = []
     try:
-        for _ in range(reps):
-            t_eval.append(_timed(lambda: evaluate(clf, X, y, list(SEVEN))))
-            if mlf is not None:
-                t_mlflow.append(_timed(lambda: mlf.evaluate(X, y)))
-        if mlf is not None:
-            got = mlf.evaluate(X, y)
+        for r in range(reps):
+            # One repetition runs every side once; the order rotates from one repetition to the
+            # next, so a burst of load from other processes does not always hit the same side.
+            loads.append(_load())
+            order = sides[r % len(sides):] + sides[: r % len(sides)]
+            for name, fn in order:
+                times[name].append(_timed(fn))
+        loads.append(_load())
+        got = mlf.evaluate(X, y) if mlf is not None else {}
     finally:
         if mlf is not None:
             mlf.close()
+
+    def cpu(name: str) -> list[float]:
+        return [c for _, c in times[name]]
+
+    def wall(name: str) -> list[float]:
+        return [w for w, _ in times[name]]
+
     print(f"\n{n:,} rows: the seven metrics of MLflow's default classifier evaluator "
-          f"(medians of {reps}; CPU s, wall s)")
-    s7, o7 = _median(sk7), _median(ours7)
-    ev, ev_wall = _median([c for _, c in t_eval]), _median([w for w, _ in t_eval])
-    print(f"  scikit-learn, seven point metrics                {s7:8.2f}")
-    print(f"  mlgate estimate, seven with 95% intervals        {o7:8.2f}   {o7 / s7:5.2f}x sklearn"
-          + ("   (goal <= 2x)" if n >= 1_000_000 else ""))
-    print(f"  mlgate evaluate(model, X, y), end to end         {ev:8.2f} {ev_wall:8.2f}")
+          f"({reps} repetitions, sides interleaved in rotating order; median, and range, of "
+          "CPU s and wall s)")
+    print(f"  load average (1 min) before each repetition and after the last: "
+          f"{', '.join(f'{x:.1f}' for x in loads)}; {os.cpu_count()} cores")
+    s7, o7 = _median(cpu("sklearn7")), _median(cpu("mlgate7"))
+    ev, ev_wall = _median(cpu("evaluate")), _median(wall("evaluate"))
+
+    def row(label: str, name: str) -> str:
+        return (f"  {label:46s} {_median(cpu(name)):8.2f} ({_spread(cpu(name))}) "
+                f"{_median(wall(name)):8.2f} ({_spread(wall(name))})")
+
+    print(f"  {'':46s} {'CPU s':>8s} {'(range)':11s} {'wall s':>8s} (range)")
+    print(row("scikit-learn, seven point metrics", "sklearn7"))
+    print(row("mlgate estimate, seven with 95% intervals", "mlgate7")
+          + f"   {o7 / s7:5.2f}x sklearn" + ("  (goal <= 2x)" if n >= 1_000_000 else ""))
+    print(row("mlgate evaluate(model, X, y), end to end", "evaluate"))
     ok = o7 <= 2 * s7 if n >= 1_000_000 else True
     if mlf is not None:
-        mf, mf_wall = _median([c for _, c in t_mlflow]), _median([w for w, _ in t_mlflow])
-        print(f"  mlflow {mlf.version} models.evaluate, end to end    {mf:8.2f} {mf_wall:8.2f}"
-              f"   mlgate evaluate {mf / ev:4.1f}x faster in CPU, {mf_wall / ev_wall:4.1f}x in "
-              "wall time (goal > 1x)")
+        mf, mf_wall = _median(cpu("mlflow")), _median(wall("mlflow"))
+        print(row(f"mlflow {mlf.version} models.evaluate, end to end", "mlflow"))
+        print(f"  mlgate evaluate is {mf / ev:4.1f}x faster than mlflow in CPU time, "
+              f"{mf_wall / ev_wall:4.1f}x in wall time (goal > 1x)")
         ours = evaluate(clf, X, y, list(SEVEN))
         for name in ("accuracy", "roc_auc", "log_loss"):
             key = {"accuracy": "accuracy_score", "log_loss": "log_loss"}.get(name, name)

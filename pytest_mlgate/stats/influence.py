@@ -42,12 +42,16 @@ class Linearized:
     """A metric's value and the per-row contributions ``phi`` of its first-order expansion.
 
     ``logit`` puts the interval of a metric bounded in [0, 1] on the logit scale, so that it
-    stays inside the bounds (used for average precision).
+    stays inside the bounds (used for average precision). ``method`` names the interval when
+    the contributions are not the family's usual influence values (jackknife ones); ``df`` the
+    t interval's degrees of freedom when they are not n - 1.
     """
 
     value: float
     phi: FloatArray
     logit: bool = False
+    method: str | None = None
+    df: float | None = None
 
     @property
     def n(self) -> int:
@@ -69,17 +73,23 @@ class Linearized:
         return float(np.mean(d * d * d)) / float(m2**1.5)
 
     def t_ok(self) -> bool:
-        """Whether the t interval is trusted here (enough rows, not too skewed)."""
+        """Whether the t interval is trusted here (enough rows, not too skewed).
+
+        On the logit scale Cochran's rule is not applied: the skew it guards against is that of
+        a metric bounded in [0, 1] near a bound, which the logit scale itself takes out. For
+        average precision at 200 rows the studentized bootstrap covered worse than the logit
+        interval on the very data sets where the rule failed (docs/intervals.md).
+        """
         se = self.se
         if self.n < MIN_ROWS or not math.isfinite(se) or not math.isfinite(self.value):
             return False
-        return self.n > COCHRAN * self.skewness**2
+        return self.logit or self.n > COCHRAN * self.skewness**2
 
     def interval(self, level: float = 0.95) -> tuple[float, float]:
         se = self.se
         if se == 0.0:
             return self.value, self.value
-        q = t_value(level, self.n - 1)
+        q = t_value(level, self.n - 1 if self.df is None else self.df)
         if self.logit and 0.0 < self.value < 1.0:
             centre = math.log(self.value / (1.0 - self.value))
             half = q * se / (self.value * (1.0 - self.value))
@@ -188,6 +198,47 @@ def average_precision(
     y = positive.astype(np.float64)
     phi = w / total_pos * (y * (prec[group] - ap) + y * c1[group] - c2[group])
     return Linearized(ap, phi, logit=True)
+
+
+def average_precision_jackknife(
+    group: NDArray[np.int64], n_groups: int, positive: NDArray[np.bool_]
+) -> Linearized | None:
+    """Unweighted average precision with jackknife contributions ``(n-1)/n * (AP - AP_-i)``.
+
+    ``AP_-i`` is the average precision without row i, exact, for every row at once: leaving out
+    a row of group g only changes the thresholds at or below g, where the positives and rows
+    counted drop by ``y_i`` and 1, so with running sums over the groups each leave-one-out value
+    costs O(1) after one sort. ``n * var(phi)`` is then the jackknife variance, which is larger
+    than the influence variance by a term of order 1/n (Efron & Stein 1981): at 200 rows the
+    influence values' standard error was 2% short and the interval covered 93.7-94.7% of the
+    time; the jackknife's 94.2-95.2%, the misses lopsided. The t quantile is taken on
+    (positives - 1) degrees of freedom: AP averages one precision per positive row, so the
+    positives are its sample (as in Boyd, Eng & Page 2013's logit interval); with it the
+    coverage is 94.8-95.3% at 30% positives and 95.9% at 10%. None with fewer than two
+    positives (AP_-i undefined).
+    """
+    y = positive.astype(np.float64)
+    n = y.size
+    p_g = np.bincount(group, weights=y, minlength=n_groups)
+    all_g = np.bincount(group, minlength=n_groups).astype(np.float64)
+    total_pos = float(p_g.sum())
+    if total_pos < 2 or n < 3:
+        return None
+    tp = np.cumsum(p_g[::-1])[::-1]
+    pp = np.cumsum(all_g[::-1])[::-1]
+    term = p_g * tp / pp
+    ap = float(term.sum() / total_pos)
+    above = np.cumsum(term[::-1])[::-1] - term  # thresholds above g: unchanged
+    with np.errstate(divide="ignore"):
+        inv = np.where(pp > 1, 1.0 / np.maximum(pp - 1.0, 1.0), 0.0)
+    # Thresholds below g: p_h * (tp_h - y) / (pp_h - 1), summed as two running sums.
+    below_a = np.cumsum(p_g * tp * inv) - p_g * tp * inv
+    below_b = np.cumsum(p_g * inv) - p_g * inv
+    g = group
+    own = (p_g[g] - y) * (tp[g] - y) * inv[g]
+    loo = (above[g] + below_a[g] - y * below_b[g] + own) / (total_pos - y)
+    return Linearized(ap, (n - 1) / n * (ap - loo), logit=True, method="jackknife-logit",
+                      df=total_pos - 1)
 
 
 def roc_auc_components(

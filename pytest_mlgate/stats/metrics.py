@@ -517,6 +517,10 @@ class _GroupedRanking(Kernel):
 
     def linearize(self) -> Linearized | None:
         if self.kind == "average_precision":
+            if np.all(self.w == 1.0):
+                jack = influence.average_precision_jackknife(self.g, self.n_groups, self.pos)
+                if jack is not None:
+                    return jack
             return influence.average_precision(self.g, self.n_groups, self.pos, self.w)
         if self.kind == "roc_auc" and np.all(self.w == 1.0):
             # DeLong's components are the AUC's influence values (unweighted only).
@@ -761,7 +765,7 @@ def estimate(
     else:
         lin = k.linearize()
         if lin is not None and lin.n >= 3:
-            name = _LINEAR_METHOD.get(spec.family)
+            name = lin.method or _LINEAR_METHOD.get(spec.family)
             if name is None:  # regression
                 name = "t" if spec.canonical in ("mse", "mae", "mape", "msle") else "delta-t"
             lo, hi, method, info = linear_interval(

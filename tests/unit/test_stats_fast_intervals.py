@@ -39,10 +39,10 @@ def _labels(rng: np.random.Generator, n: int, k: int, right: float) -> dict[str,
 
 
 @pytest.mark.parametrize("metric", ["f1_macro", "matthews_corrcoef", "cohen_kappa",
-                                    "balanced_accuracy", "jaccard_weighted"])
+                                    "balanced_accuracy", "jaccard_weighted", "f1", "recall_macro"])
 def test_multinomial_cells_have_the_row_bootstrap_distribution(metric: str) -> None:
     rng = np.random.default_rng(3)
-    samples = _labels(rng, 150, 3, 0.7)
+    samples = _labels(rng, 150, 2 if metric == "f1" else 3, 0.7)
     k = kernel(resolve(metric), samples)
     assert isinstance(k, ConfusionKernel)
     cells = multinomial_replicates(k.cell_counts(), k.metric_of, 4000, seed=1)
@@ -87,25 +87,51 @@ def test_mean_loss_t_interval_is_scipys_and_close_to_the_bootstrap() -> None:
     assert abs(e.low - b_lo) < 0.15 * se and abs(e.high - b_hi) < 0.15 * se
 
 
-def test_paired_t_is_scipys_paired_t_test() -> None:
-    rng = np.random.default_rng(8)
-    n = 400
+def _paired_losses(metric: str, rng: np.random.Generator, n: int) -> tuple[
+        dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """(current, reference) samples of two correlated models, current a little worse, and
+    each side's per-row loss computed here from the definition."""
+    if metric == "log_loss":
+        y = (rng.random(n) < 0.4).astype(np.int32)
+        shared = rng.normal(size=n)
+
+        def side(noise: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+            p1 = 1 / (1 + np.exp(-(2 * (2 * y - 1) + shared + noise * rng.normal(size=n))))
+            loss = -np.log(np.where(y == 1, p1, 1 - p1))
+            return {"y_true": y, "proba": np.stack([1 - p1, p1], 1),
+                    "classes": np.array(["0", "1"])}, loss
+
+        (cur, lc), (ref, lr) = side(0.8), side(0.5)
+        return cur, ref, lc, lr
     y = rng.normal(0, 2, n)
     shared = rng.normal(size=n)
     ref = {"y_true": y, "y_pred": y + 0.8 * shared + 0.6 * rng.normal(size=n)}
     cur = {"y_true": y, "y_pred": y + 1.1 * (0.8 * shared + 0.6 * rng.normal(size=n))}
+    power = 2 if metric == "mse" else 1
+    return (cur, ref, np.abs(cur["y_pred"] - y) ** power, np.abs(ref["y_pred"] - y) ** power)
+
+
+@pytest.mark.parametrize("metric", ["mse", "mae", "log_loss"])
+def test_paired_t_is_scipys_paired_t_test(metric: str) -> None:
+    rng = np.random.default_rng(8)
+    n = 400
+    cur, ref, loss_c, loss_r = _paired_losses(metric, rng, n)
 
     def side(s: dict[str, np.ndarray]) -> Measurement:
-        e = estimate(resolve("mse"), s)
-        return Measurement("mse", e.value, e.low, e.high, 0.95, n, e.method, {"fingerprint": "f"})
+        e = estimate(resolve(metric), s)
+        return Measurement(metric, e.value, e.low, e.high, 0.95, n, e.method,
+                           {"fingerprint": "f"})
 
     out = compare(side(cur), side(ref), direction="lower", margin=0.0, alpha=0.05,
                   current_samples=cur, reference_samples=ref)
-    sq_c, sq_r = (cur["y_pred"] - y) ** 2, (ref["y_pred"] - y) ** 2
-    # "current worse" = larger squared errors: scipy's one-sided paired t test.
-    p = stats.ttest_rel(sq_c, sq_r, alternative="greater").pvalue
+    # "current worse" = larger per-row losses: scipy's one-sided paired t test.
+    p = stats.ttest_rel(loss_c, loss_r, alternative="greater").pvalue
     assert out.method == "paired-t"
     assert out.p_value == pytest.approx(p, rel=1e-9)
+    # The change's interval is scipy's paired t interval of the mean loss difference.
+    lo, hi = stats.t.interval(0.90, n - 1, loc=np.mean(loss_c - loss_r),
+                              scale=stats.sem(loss_c - loss_r))
+    assert (out.change_low, out.change_high) == pytest.approx((lo, hi), rel=1e-9)
 
 
 def _weight_derivative(fn: Any, n: int, base: np.ndarray | None = None,
@@ -157,13 +183,42 @@ def test_log_loss_and_average_precision_influence_are_weight_derivatives() -> No
     assert lin is not None
     np.testing.assert_allclose(
         lin.phi, _weight_derivative(lambda w: skm.log_loss(y, p, sample_weight=w), 80), atol=1e-7)
-    ap = kernel(resolve("average_precision"), {"y_true": y, "score": s}).linearize()
-    assert ap is not None
+    # The influence values (the weighted path); unweighted intervals use the jackknife below.
+    k = kernel(resolve("average_precision"), {"y_true": y, "score": s})
+    ap = influence.average_precision(k.g, k.n_groups, y, np.ones(80))  # type: ignore[attr-defined]
     assert ap.value == pytest.approx(skm.average_precision_score(y, s))
     np.testing.assert_allclose(
         ap.phi,
         _weight_derivative(lambda w: skm.average_precision_score(y, s, sample_weight=w), 80),
         atol=1e-7)
+
+
+def test_average_precision_jackknife_is_scikit_learns_leave_one_out() -> None:
+    rng = np.random.default_rng(16)
+    n = 90
+    y, s = _binary(rng, n)  # rounded scores: rows tied with the one left out
+    lin = kernel(resolve("average_precision"), {"y_true": y, "score": s}).linearize()
+    assert lin is not None and lin.method == "jackknife-logit"
+    ap = skm.average_precision_score(y, s)
+    loo = np.array([skm.average_precision_score(np.delete(y, i), np.delete(s, i))
+                    for i in range(n)])
+    assert lin.value == pytest.approx(ap, abs=1e-14)
+    np.testing.assert_allclose(lin.phi, (n - 1) / n * (ap - loo), atol=1e-14)
+    # n * var(phi) is the textbook jackknife variance (n-1)/n * sum((loo - mean)^2).
+    se = np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2))
+    assert lin.se == pytest.approx(se, rel=1e-10)
+    # The interval: logit(AP) +- t(positives - 1) * se / (AP (1 - AP)), mapped back.
+    e = estimate(resolve("average_precision"), {"y_true": y, "score": s})
+    half = stats.t.ppf(0.975, y.sum() - 1) * se / (ap * (1 - ap))
+    logit = np.log(ap / (1 - ap))
+    assert e.method == "jackknife-logit"
+    assert (e.low, e.high) == pytest.approx(
+        (1 / (1 + np.exp(-(logit - half))), 1 / (1 + np.exp(-(logit + half)))), rel=1e-10)
+    # With one positive, leaving it out leaves no AP: the influence values stand in.
+    one = np.zeros(n, dtype=bool)
+    one[5] = True
+    single = kernel(resolve("average_precision"), {"y_true": one, "score": s}).linearize()
+    assert single is not None and single.method is None
 
 
 @pytest.mark.parametrize("average", ["macro", "weighted"])
@@ -188,7 +243,7 @@ def test_average_precision_interval_is_close_to_the_row_bootstrap() -> None:
     y, s = _binary(rng, 3000)
     samples = {"y_true": y, "score": s}
     e = estimate(resolve("average_precision"), samples)
-    assert e.method == "influence-logit"
+    assert e.method == "jackknife-logit"
     reps = bootstrap(kernel(resolve("average_precision"), samples).resample, 3000,
                      n_boot=2000, seed=3)
     assert e.info["se"] == pytest.approx(np.std(reps, ddof=1), rel=0.08)
@@ -249,3 +304,30 @@ def test_weighted_influence_is_the_weight_derivative() -> None:
     np.testing.assert_allclose(
         r2.phi, _weight_derivative(lambda v: skm.r2_score(yr, f, sample_weight=v), n, w),
         atol=1e-7)
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "average_precision"])
+def test_ranking_resamples_sorted_once_are_scikit_learns_metric_on_the_resampled_rows(
+        metric: str) -> None:
+    # The bootstrap fallback of the ranking metrics sorts the scores once and only recounts
+    # each tied group per resample: every replicate must be scikit-learn's value on those rows.
+    rng = np.random.default_rng(17)
+    n = 120
+    y, s = _binary(rng, n)
+    w = rng.uniform(0.5, 2.0, n)
+    fn = skm.roc_auc_score if metric == "roc_auc" else skm.average_precision_score
+    k = kernel(resolve(metric), {"y_true": y, "score": s, "weight": w})
+    idx = rng.integers(0, n, size=(40, n))
+    expect = [fn(y[i], s[i], sample_weight=w[i]) for i in idx]
+    np.testing.assert_allclose(k.resample(idx), expect, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 20), (3, 20), (81, 263), (190, 200), (500, 1000)])
+@pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+def test_wilson_is_statsmodels_wilson(k: int, n: int, level: float) -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    from pytest_mlgate.stats.intervals import wilson
+
+    lo, hi = proportion_confint(k, n, alpha=1 - level, method="wilson")
+    assert wilson(k, n, level) == pytest.approx((lo, hi), abs=1e-12)
