@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from pytest_mlgate.report.failures import failures
@@ -139,3 +140,28 @@ def test_junit_properties_of_a_metric_and_of_the_suite() -> None:
         ("mlgate.gate.performance", "fail"), ("mlgate.gate.validation", "fail"),
         ("mlgate.failure", "gate validation: 2 failed, 0 errored"),
         ("mlgate.failure", "gate performance: 1 failed, 0 errored")]
+
+
+
+def _comparison_rows(page: str) -> list[list[str]]:
+    table = page.split('<table class="comparisons">', 1)[1].split("</table>", 1)[0]
+    body = table.split("<tbody>", 1)[1]
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
+def test_the_baseline_table_shows_the_comparisons_verdict_not_the_thresholds() -> None:
+    """accuracy 0.9789 -> 0.9789 missing its threshold >= 0.98 read "change +0, p 1, FAIL" in the
+    baseline table, as if it had regressed (new-user trial)."""
+    from pytest_mlgate.report.html import render_html
+
+    unchanged = {"metric": "accuracy", "verdict": "pass", "reference": "baseline", "reference_value": 0.9789,
+                 "change": 0.0, "ratio": None, "change_low": 0.0, "change_high": 0.0, "level": 0.9,
+                 "margin": 0.0, "p_value": 1.0, "method": "mcnemar-exact", "reason": "no significant drop"}
+    report = copy.deepcopy(REPORT)
+    report["tests"] = [{"nodeid": "t.py::test_q", "gate": "validation", "outcome": "failed", "message": "",
+                        "metrics": [_metric("accuracy", 0.9789, low=0.95, high=0.99,
+                                            threshold=_threshold(">=", 0.98, "accuracy"),
+                                            threshold_verdict="fail", comparison=unchanged, verdict="fail")]}]
+    (row,) = _comparison_rows(render_html(report))
+    assert row[0] == "accuracy" and row[1] == "baseline" and row[-1] == "PASS", row

@@ -130,7 +130,11 @@ def _test_view(t: Mapping[str, Any], inconclusive_fails: bool) -> dict[str, Any]
     rows = [_metric_row(m, inconclusive_fails) for m in metrics]
     comparisons = [{**r, "reference": "champion" if (m.get("comparison") or {}).get("reference") == "champion" else "baseline",
                         "p": fmt(_n((m.get("comparison") or {}).get("p_value"))),
-                        "why": (m.get("comparison") or {}).get("reason", "")}
+                        "why": (m.get("comparison") or {}).get("reason", ""),
+                        # The comparison's own verdict: the metric's combined one (its threshold
+                        # included) showed FAIL beside "change +0, p 1" (new-user trial).
+                        "verdict": word((m.get("comparison") or {}).get("verdict")),
+                        "verdict_class": str((m.get("comparison") or {}).get("verdict") or "none")}
                    for r, m in zip(rows, metrics, strict=True) if m.get("comparison")]
     outcome = str(t.get("outcome", "not_run"))
     return {
