@@ -463,12 +463,11 @@ def write_baseline(
         side_bytes = buf.getvalue()
         doc["samples_file"] = {"name": side.name, "sha256": hashlib.sha256(side_bytes).hexdigest()}
     try:
-        text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        data = strict_json.file_bytes(doc)
     except (TypeError, ValueError) as exc:
         raise BaselineError(
             f"cannot write baseline {p}: {exc}; info fields must be JSON values"
         ) from exc
-    data = text.encode("utf-8")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         with _writer_lock(p.parent):
@@ -525,7 +524,8 @@ def write_samples(samples: Mapping[str, Mapping[str, Any]], nodeid: str, directo
             index[metric].append(f"{part}={slot}")
     digest = hashlib.sha256(nodeid.encode()).hexdigest()[:24]
     path = directory / f"{digest}.npz"
-    np.savez_compressed(path, __index__=np.array(json.dumps(index)), **arrays)
+    np.savez_compressed(path, __index__=np.array(strict_json.dumps(index, indent=None,
+                                                                   sort_keys=False)), **arrays)
     return str(path)
 
 

@@ -93,5 +93,17 @@ def test_only_the_pytest_facing_modules_import_pytest() -> None:
     assert importers <= PYTEST_FACING, sorted(importers - PYTEST_FACING)
 
 
+def test_json_is_encoded_in_one_place() -> None:
+    """strict_json.dumps is the one encoder (one NaN policy); the only other json.dumps writes
+    skops's own schema file inside a model, in skops's encoding."""
+    callers = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("dumps", "dump") \
+                    and isinstance(node.value, ast.Name) and node.value.id == "json":
+                callers.add(_module_name(path).removeprefix("pytest_mlgate."))
+    assert callers == {"strict_json", "delivery.serialize"}
+
+
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
