@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import re
 import stat
@@ -24,6 +23,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pytest_mlgate.strict_json import file_bytes
 
 StrPath = str | os.PathLike[str]
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -295,14 +296,9 @@ def write_text(path: StrPath, text: str) -> None:
     replace(path, text.encode("utf-8"))
 
 
-def json_bytes(obj: Any) -> bytes:
-    """``obj`` as indented, key-sorted JSON (reviewable in a diff), UTF-8, newline-terminated."""
-    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
-
-
 def write_json(path: StrPath, obj: Any) -> None:
-    """Write ``obj`` as indented, key-sorted JSON atomically."""
-    replace(path, json_bytes(obj))
+    """Write ``obj`` as indented, key-sorted JSON (strict_json.file_bytes) atomically."""
+    replace(path, file_bytes(obj))
 
 
 def link_or_copy(src: StrPath, dst: StrPath) -> bool:

@@ -100,7 +100,7 @@ class Baseline:
     the very bytes whose SHA-256 was checked)."""
 
     def __init__(
-        self, path: Path, data: dict[str, Any], side: Path | None,
+        self, path: Path, data: dict[str, Any],
         arrays: dict[str, NDArray[Any]] | None = None,
     ) -> None:
         self.path = path
@@ -128,7 +128,6 @@ class Baseline:
                 self._entries[(entry.test_key, entry.metric)] = entry
                 if fields:
                     self._sample_fields[(entry.test_key, entry.metric)] = fields
-        self._side = side
         self._arrays = arrays
 
     def get(self, test_key: str, metric: str) -> BaselineEntry | None:
@@ -229,7 +228,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline | None:
         data = _read_json(p)
         side_info = data.get("samples_file") or None
         if side_info is None:
-            return Baseline(p, data, None, None)
+            return Baseline(p, data, None)
         if not isinstance(side_info, dict) or not isinstance(side_info.get("name"), str) \
                 or not _SIDE_NAME.match(side_info["name"]) \
                 or not isinstance(side_info.get("sha256"), str):
@@ -242,7 +241,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline | None:
             mismatch = str(exc)
             time.sleep(0.01)
             continue
-        return Baseline(p, data, side, arrays)
+        return Baseline(p, data, arrays)
     raise BaselineError(mismatch)
 
 
@@ -463,12 +462,11 @@ def write_baseline(
         side_bytes = buf.getvalue()
         doc["samples_file"] = {"name": side.name, "sha256": hashlib.sha256(side_bytes).hexdigest()}
     try:
-        text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        data = strict_json.file_bytes(doc)
     except (TypeError, ValueError) as exc:
         raise BaselineError(
             f"cannot write baseline {p}: {exc}; info fields must be JSON values"
         ) from exc
-    data = text.encode("utf-8")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         with _writer_lock(p.parent):
@@ -525,7 +523,8 @@ def write_samples(samples: Mapping[str, Mapping[str, Any]], nodeid: str, directo
             index[metric].append(f"{part}={slot}")
     digest = hashlib.sha256(nodeid.encode()).hexdigest()[:24]
     path = directory / f"{digest}.npz"
-    np.savez_compressed(path, __index__=np.array(json.dumps(index)), **arrays)
+    np.savez_compressed(path, __index__=np.array(strict_json.dumps(index, indent=None,
+                                                                   sort_keys=False)), **arrays)
     return str(path)
 
 

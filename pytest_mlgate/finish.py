@@ -80,8 +80,9 @@ def write_reports(settings: Settings, result: RunResult) -> None:
     summary = os.environ.get("GITHUB_STEP_SUMMARY") if settings.gate_mode else None
     if settings.report is None and settings.markdown is None and settings.html is None and not summary:
         return
-    from pytest_mlgate.atomic import json_bytes, write_output
+    from pytest_mlgate.atomic import write_output
     from pytest_mlgate.report.render import render_markdown
+    from pytest_mlgate.strict_json import file_bytes
 
     report = result.to_json()
     markdown = render_markdown(report) if settings.markdown is not None or summary else ""
@@ -89,7 +90,7 @@ def write_reports(settings: Settings, result: RunResult) -> None:
         if path is None:
             continue
         try:
-            write_output(path, json_bytes(report) if is_json else markdown.encode("utf-8"))
+            write_output(path, file_bytes(report) if is_json else markdown.encode("utf-8"))
         except OSError as exc:
             result.failures.append(f"could not write the report {path}: {exc.strerror or exc}")
     if settings.html is not None:

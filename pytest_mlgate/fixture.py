@@ -10,8 +10,6 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,25 +20,12 @@ from pytest_mlgate.errors import MetricValueError, MlgateError
 from pytest_mlgate.measurement import Measurement, check_metric_value
 from pytest_mlgate.record import Record
 from pytest_mlgate.settings import Settings
+from pytest_mlgate.strict_json import jsonable
 
 if TYPE_CHECKING:
     import numpy as np
 
     from pytest_mlgate.services import ProcessServices
-
-
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, numbers.Real):
-        return _json_safe(float(value))
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return str(value)
 
 
 class Mlgate:
@@ -91,7 +76,7 @@ class Mlgate:
                 self._record.measurements.pop(name, None)
             raise
         self._record.refused.pop(name, None)
-        return self._add(Measurement(name=name, value=number, method="recorded", info=_json_safe(info)))
+        return self._add(Measurement(name=name, value=number, method="recorded", info=jsonable(info)))
 
     def _add(self, m: Measurement, samples: Mapping[str, Any] | None = None) -> Measurement:
         self._record.measurements[m.name] = m

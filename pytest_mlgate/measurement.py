@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_mlgate.errors import MetricValueError
+from pytest_mlgate.strict_json import number as _json_number
 
 Verdict = Literal["pass", "fail", "inconclusive", "improved", "not_compared"]
 VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive", "improved", "not_compared")
@@ -51,9 +52,9 @@ class Measurement:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "value": _json_float(self.value),
-            "low": _json_float(self.low),
-            "high": _json_float(self.high),
+            "value": _json_number(self.value),
+            "low": _json_number(self.low),
+            "high": _json_number(self.high),
             "level": self.level,
             "n": self.n,
             "method": self.method,
@@ -64,7 +65,7 @@ class Measurement:
     def from_json(cls, d: Mapping[str, Any]) -> Measurement:
         return cls(
             name=str(d["name"]),
-            value=_from_json_float(d["value"]),
+            value=float(d["value"]),
             low=_num(d.get("low")),
             high=_num(d.get("high")),
             level=_num(d.get("level")),
@@ -144,14 +145,14 @@ class Comparison:
             "metric": self.metric,
             "verdict": self.verdict,
             "reference": self.reference,
-            "reference_value": _json_float(self.reference_value),
-            "change": _json_float(self.change),
-            "ratio": _json_float(self.ratio),
-            "change_low": _json_float(self.change_low),
-            "change_high": _json_float(self.change_high),
+            "reference_value": _json_number(self.reference_value),
+            "change": _json_number(self.change),
+            "ratio": _json_number(self.ratio),
+            "change_low": _json_number(self.change_low),
+            "change_high": _json_number(self.change_high),
             "level": self.level,
-            "margin": _json_float(self.margin),
-            "p_value": _json_float(self.p_value),
+            "margin": _json_number(self.margin),
+            "p_value": _json_number(self.p_value),
             "method": self.method,
             "reason": self.reason,
         }
@@ -177,16 +178,3 @@ class Comparison:
             reason=str(d.get("reason", "")),
         )
 
-
-def _json_float(x: float | None) -> float | str | None:
-    # JSON has no NaN/inf; keep them visible as strings rather than failing or lying.
-    if x is None:
-        return None
-    x = float(x)
-    if math.isfinite(x):
-        return x
-    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-
-
-def _from_json_float(x: Any) -> float:
-    return float(x)

@@ -14,6 +14,7 @@ import numpy as np
 
 from pytest_mlgate.errors import DataError
 from pytest_mlgate.fingerprints import fingerprint
+from pytest_mlgate.strict_json import number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,13 +34,6 @@ EXACT_MAX_DISTINCT = 512
 EFFECT_ERROR_TARGET = 0.01
 #: No numeric column keeps more knots than this; its bound is then what was reached.
 MAX_KNOTS = 4096
-
-
-def _jf(x: float | None) -> float | str | None:
-    # Strict JSON has no infinities; float("inf") reads the string form back.
-    if x is None or math.isfinite(x):
-        return x
-    return str(float(x))
 
 
 @dataclass(frozen=True)
@@ -96,16 +90,16 @@ class ColumnProfile:
             "n": self.n, "n_missing": self.n_missing,
         }
         if self.kind == "numeric":
-            d.update(mean=_jf(self.mean), std=_jf(self.std),
-                     hist_edges=[_jf(x) for x in self.hist_edges],
+            d.update(mean=number(self.mean), std=number(self.std),
+                     hist_edges=[number(x) for x in self.hist_edges],
                      hist_counts=list(self.hist_counts))
             if self.exact:
-                d.update(values=[_jf(x) for x in self.values], counts=list(self.counts))
+                d.update(values=[number(x) for x in self.values], counts=list(self.counts))
             elif self.knots:
-                d.update(knots=[_jf(x) for x in self.knots], below=list(self.below),
-                         at=list(self.at), effect_bound=_jf(self.effect_bound))
+                d.update(knots=[number(x) for x in self.knots], below=list(self.below),
+                         at=list(self.at), effect_bound=number(self.effect_bound))
             elif self.levels:
-                d.update(levels=list(self.levels), quantiles=[_jf(x) for x in self.quantiles])
+                d.update(levels=list(self.levels), quantiles=[number(x) for x in self.quantiles])
         else:
             d.update(categories=list(self.categories), counts=list(self.counts))
         return d

@@ -16,6 +16,14 @@ from typing import Any
 from pytest_mlgate.markers import GateSpec, Threshold
 from pytest_mlgate.measurement import Comparison, Measurement
 
+#: The version of a test's ``series`` in the JSON report (what the HTML report draws).
+SERIES_VERSION = 1
+
+
+def series_document(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``series`` value of a test in the JSON report: its items (report.series) versioned."""
+    return {"version": SERIES_VERSION, "items": items}
+
 
 @dataclass
 class MetricResult:
@@ -84,7 +92,7 @@ class Record:
             "metrics": [r.to_json() for r in self.results],
             "fingerprints": dict(self.fingerprints),
             "samples_file": self.samples_file,
-            **({"series": {"version": 1, "items": self.series}} if self.series else {}),
+            **({"series": series_document(self.series)} if self.series else {}),
         }
 
     def add_series(self, build: Callable[[], list[dict[str, Any]]]) -> None:

@@ -40,7 +40,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # One marker opts a scenario into both modes; a test that takes ``mode`` without it runs plain.
+    # One marker opts a scenario into both modes; a test that takes ``mode`` (or ``run``) without
+    # it runs plain. The marker on a test that runs pytest some other way would be a promise the
+    # test does not keep: refused.
+    both = metafunc.definition.get_closest_marker("both_modes") is not None
     if "mode" in metafunc.fixturenames:
-        both = metafunc.definition.get_closest_marker("both_modes") is not None
         metafunc.parametrize("mode", ["plain", "xdist"] if both else ["plain"])
+    elif both:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} is marked both_modes but takes neither "
+                                "the run fixture nor mode: it would run plain only")

@@ -7,7 +7,6 @@ and print what they verified: a tampered ``run.json`` is an error, never a table
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +21,7 @@ from pytest_mlgate.delivery.registry import (
 from pytest_mlgate.errors import MlgateError, VerificationError
 from pytest_mlgate.report.tables import change_between, fmt, fmt_interval, render
 from pytest_mlgate.stats.known_metrics import is_performance_reading
+from pytest_mlgate.strict_json import dumps
 
 RUN_FILE = "run.json"
 
@@ -126,7 +126,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     located, verified = _open(args.ref, args.registry, (RUN_FILE,) if _has_run(args) else ())
     manifest = verified.manifest
     if args.json:
-        print(json.dumps(manifest, indent=2, sort_keys=True))
+        print(dumps(manifest))
         return 0
     git = manifest.get("git") if isinstance(manifest.get("git"), dict) else {}
     print(f"{_label(located)}  ({located.path})")

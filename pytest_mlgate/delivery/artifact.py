@@ -21,7 +21,6 @@ without recomputing the id is detected, and the id names the content, not where 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.errors import ArtifactError
+from pytest_mlgate.strict_json import canonical
 
 MANIFEST = "manifest.json"
 PROFILE_FILE = "profile.json"  # the reference profile of the training data, when there is one
@@ -94,9 +94,7 @@ def artifact_id(manifest: Mapping[str, Any]) -> str:
     """sha256 of the manifest's canonical JSON (sorted keys, no spaces) without the
     ``artifact_id`` field: it covers every file's sha256 and size and every metadata field."""
     body = {k: v for k, v in manifest.items() if k != "artifact_id"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hash_bytes(canonical(body))
 
 
 def list_files(root: Path) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_mlgate import atomic
 from pytest_mlgate.errors import RegistryError
+from pytest_mlgate.strict_json import dumps
 
 try:
     import fcntl
@@ -71,7 +72,7 @@ class Operation:
         after a power loss without it, an uncommitted version stays unpinned, never trusted."""
         os.ftruncate(self.fd, 0)
         os.lseek(self.fd, 0, os.SEEK_SET)
-        atomic.write_all(self.fd, json.dumps(record, sort_keys=True).encode(), self.lock_path)
+        atomic.write_all(self.fd, dumps(record, indent=None).encode(), self.lock_path)
 
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

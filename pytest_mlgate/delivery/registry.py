@@ -29,8 +29,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
-import json
-import math
 import os
 import re
 import shutil
@@ -41,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_mlgate import atomic
+from pytest_mlgate import atomic, strict_json
 from pytest_mlgate.defaults import DEFAULT_REGISTRY
 from pytest_mlgate.delivery.artifact import (
     MANIFEST,
@@ -361,21 +359,9 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _jsonable(obj: Any) -> Any:
-    """Opaque run data made strict-JSON safe: non-finite floats become None."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
-
-
 def _json_bytes(obj: Any) -> bytes:
-    return (json.dumps(_jsonable(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+    """An artefact file: opaque run data, made JSON by the plugin's one NaN policy."""
+    return strict_json.file_bytes(strict_json.jsonable(obj))
 
 
 def _write_new(path: Path, data: bytes, written: list[Path]) -> None:
@@ -840,7 +826,7 @@ class LocalRegistry:
         ).encode("utf-8"), written)
         size = staged.model_path.stat().st_size
         known = {staged.model_file: {"sha256": staged.content_hash, "size": size}}
-        manifest = build_manifest(work, _jsonable(meta), known=known)
+        manifest = build_manifest(work, strict_json.jsonable(meta), known=known)
         # The manifest goes last: an artefact without one is never trusted. The directory is
         # fsynced once every file is, before the rename: doing it here would wait for the
         # model's pages to reach the disk before the checks could start.
@@ -1130,7 +1116,7 @@ def _journal_problem(journal: Mapping[str, Any], token: str) -> str | None:
 
 
 def _line(event: Mapping[str, Any]) -> bytes:
-    return (json.dumps(event, sort_keys=True) + "\n").encode()
+    return strict_json.file_bytes(event, indent=None)
 
 
 def open_verified(located: Located, *, read: Sequence[str] = (), expect_id: str | None = None,

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from pytest_mlgate.errors import ArtifactError
+from pytest_mlgate.strict_json import dumps
 
 FORMATS: tuple[str, ...] = ("skops", "joblib", "pickle")
 MODEL_FILES: dict[str, str] = {
@@ -190,6 +191,7 @@ def canonical_skops(raw: bytes) -> bytes:
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zout:
             for old, new in files.items():
                 zout.writestr(_zinfo(new), zin.read(old))
+            # skops's own file, in skops's own encoding (it writes a NaN parameter as NaN).
             zout.writestr(_zinfo("schema.json"), json.dumps(schema, indent=2))
     return out.getvalue()
 
@@ -222,7 +224,8 @@ def encode_example(example: Any) -> tuple[str, bytes, dict[str, Any]]:
             "index": [json_value(v) for v in frame.index.tolist()],
             "data": {c["name"]: _column_values(frame[c["name"]]) for c in columns},
         }
-        text = json.dumps(payload, allow_nan=False, indent=1) + "\n"
+        # Column order is the frame's: no key sorting. A missing cell is null (see _json_value).
+        text = dumps(payload, indent=1, sort_keys=False) + "\n"
         signature = {"kind": "dataframe", "columns": columns, "rows": int(frame.shape[0])}
         return "example.json", text.encode("utf-8"), signature
     arr = np.asarray(example)
@@ -277,7 +280,8 @@ def _column_values(series: Any) -> list[Any]:
 
 
 def json_value(v: Any) -> Any:
-    """One value as JSON: NaN and missing values as null, numpy scalars as Python ones."""
+    # The example holds the user's data, not readings: a NaN there is a missing cell, which is
+    # null (pandas reads it back as missing), not the "nan" of a reading (strict_json).
     if v is None or isinstance(v, (bool, int, str)):
         return v
     if isinstance(v, float):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mlgate.errors import ConfigError, VerificationError
+from pytest_mlgate.strict_json import file_bytes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -148,7 +149,7 @@ def sign_manifest(private_key: Ed25519PrivateKey, manifest: bytes) -> bytes:
     record = {"schema": SIGNATURE_SCHEMA, "algorithm": ALGORITHM,
               "key_id": key_id(private_key.public_key()),
               "signature": base64.b64encode(private_key.sign(manifest)).decode("ascii")}
-    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("ascii")
+    return file_bytes(record)
 
 
 def check_signature(where: Path, manifest: bytes, signature: bytes | None,

@@ -7,8 +7,6 @@ renames it into place, so a failure leaves nothing behind.
 
 from __future__ import annotations
 
-import json
-import math
 import shutil
 import tempfile
 import uuid
@@ -28,6 +26,7 @@ from pytest_mlgate.delivery.serialize import (
     serialize_model,
 )
 from pytest_mlgate.errors import ArtifactError
+from pytest_mlgate.strict_json import dumps, file_bytes, jsonable
 
 OUTPUTS_KEY = "outputs"
 
@@ -194,7 +193,7 @@ def _card(card: Mapping[str, Any] | None) -> dict[str, Any]:
                             f"{type(card).__name__}.")
     out = {str(k): v for k, v in card.items()}
     try:
-        json.dumps(out, allow_nan=False)
+        dumps(out)
     except (TypeError, ValueError) as exc:
         raise ArtifactError(f"card fields must be JSON values (strings, numbers, lists): "
                             f"{exc}") from exc
@@ -247,11 +246,5 @@ def _write_profile(train: Any, tmp: Path, notes: list[str]) -> bool:
                      "not a DataFrame or 2-D array")
         return False
     doc = profile(frame).to_json()
-    text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False, default=_finite)
-    atomic.create(tmp / PROFILE_FILE, (text + "\n").encode("utf-8"), sync=False)
+    atomic.create(tmp / PROFILE_FILE, file_bytes(jsonable(doc), indent=1), sync=False)
     return True
-
-
-def _finite(x: Any) -> Any:
-    f = float(x)
-    return None if math.isnan(f) else f

@@ -8,7 +8,6 @@ file is read a second time after it was verified (a file swapped in between is n
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -22,6 +21,7 @@ from pytest_mlgate.delivery.artifact import (
     SCHEMA,
     SCHEMA_VERSION,
     artifact_id,
+    hash_bytes,
     hash_file,
     list_files,
 )
@@ -71,13 +71,6 @@ def verify_artifact(path: str | Path, *, expect_id: str | None = None,
     file is missing or extra; VerificationError naming the first offending file otherwise."""
     pins = [Pin(expect_id, "expected by the caller")] if expect_id is not None else []
     return open_artifact(path, pins=pins, public_key=public_key).manifest
-
-
-def verify_and_read(path: str | Path, capture: str | None = None,
-                    hashed: Mapping[str, str] | None = None) -> tuple[dict[str, Any], bytes | None]:
-    """verify_artifact, also returning the bytes of file ``capture`` exactly as they were hashed."""
-    verified = open_artifact(path, read=() if capture is None else (capture,), hashed=hashed)
-    return verified.manifest, None if capture is None else verified.files[capture]
 
 
 def open_artifact(path: str | Path, *, read: Collection[str] = (),
@@ -264,4 +257,4 @@ def _digest(path: Path, keep: bool) -> tuple[str, bytes | None]:
     if not keep:
         return hash_file(path)[0], None
     data = path.read_bytes()
-    return "sha256:" + hashlib.sha256(data).hexdigest(), data
+    return hash_bytes(data), data

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pytest_mlgate import __version__
+from pytest_mlgate.record import series_document
 
 
 def drift_document(result: Any, series_item: Mapping[str, Any], *, reference: str, data: str,
@@ -36,7 +37,7 @@ def drift_document(result: Any, series_item: Mapping[str, Any], *, reference: st
             "metrics": [{**m.to_json(), "threshold": None, "threshold_verdict": None,
                          "threshold_p": None, "comparison": None, "verdict": "none"}
                         for m in result.measurements()],
-            "series": {"version": 1, "items": [dict(series_item)]},
+            "series": series_document([dict(series_item)]),
         }],
         "baseline": {}, "delivery": None,
     }

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from pytest_mlgate.markers import OPS
 from pytest_mlgate.report.tables import fmt, fmt_interval
 
 _LOWER_OPS = ("<=", "<")
@@ -61,8 +62,8 @@ def threshold_reason(m: Mapping[str, Any]) -> str:
         side = "above" if lower else "below"
         return (f"slice significantly {side} the threshold {th.get('text', '')} "
                 f"(Holm p = {fmt(_num(m['threshold_p']))})")
-    met = value is not None and limit is not None and (
-        {"<=": value <= limit, "<": value < limit, ">=": value >= limit, ">": value > limit}.get(op, False))
+    holds = OPS.get(op)  # a saved report may hold anything
+    met = value is not None and limit is not None and holds is not None and holds(value, limit)
     if met:  # mlgate_threshold_policy = confident: the interval must clear it too
         return (f"the interval {fmt_interval(_num(m.get('low')), _num(m.get('high')))} does not clear "
                 f"the threshold {th.get('text', '')} (threshold policy: confident)")

@@ -4,7 +4,7 @@ Each function turns what a measurement saw (an evaluation's labels and scores, a
 timings, a drift check's columns) into a JSON-safe "series item" whose size does not grow with
 the number of rows: curves on fixed grids with bootstrap bands, binned histograms, at most
 ``MAX_POINTS`` scatter points. The items travel with the test's record into the JSON report under
-``tests[].series`` (``{"version": 1, "items": [...]}``, docs/reports.md), and the HTML report
+``tests[].series`` (``record.series_document``, docs/reports.md), and the HTML report
 draws them. Numbers only: no pytest, no plotting library.
 """
 
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-SERIES_VERSION = 1
 #: Points of an ROC or precision-recall curve (a fixed grid of false-positive rate or recall).
 GRID = 101
 #: Bootstrap resamples of the binned curves (multinomial over score bins: cost independent of n).
@@ -309,7 +308,3 @@ def _drift_histogram(name: str, kind: str, reference: Any, current: Any) -> dict
     return {"edges": _list(edges), "reference": _list(ref_counts / max(ref_counts.sum(), 1), 5),
             "current": _list(cur_counts / max(cur_counts.sum(), 1), 5), "current_outside": outside}
 
-
-def document(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The ``series`` value of a test in the JSON report."""
-    return {"version": SERIES_VERSION, "items": [dict(i) for i in items]}

@@ -29,6 +29,7 @@ from pytest_mlgate.profiles import (
 )
 from pytest_mlgate.report.tables import fmt, render
 from pytest_mlgate.stats.holm import holm
+from pytest_mlgate.strict_json import number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,8 +89,7 @@ class ColumnDrift:
         d["new_categories"] = list(self.new_categories)
         d["missing_categories"] = list(self.missing_categories)
         for k in ("statistic", "p_value", "p_adjusted", "effect"):
-            v = d[k]
-            d[k] = v if math.isfinite(v) else str(v)
+            d[k] = number(d[k])
         return d
 
 

@@ -10,14 +10,19 @@ from typing import Any
 import pytest
 
 # hypothesis's pytest plugin costs ~1 s of import per process, and the cache would carry state
-# from one run of a scenario to the next; the scenarios use neither.
-FLAGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+# from one run of a scenario to the next; the scenarios use neither (but --lf, which needs the
+# cache: ``cache=True``).
+NO_HYPOTHESIS = ("-p", "no:hypothesispytest")
+NO_CACHE = ("-p", "no:cacheprovider")
 
 
-def run_pytest(pytester: pytest.Pytester, *args: str, workers: int | None = None) -> pytest.RunResult:
+def run_pytest(pytester: pytest.Pytester, *args: str, workers: int | None = None,
+               cache: bool = False) -> pytest.RunResult:
     """pytest on the pytester directory in a subprocess with the standard flags, plain or with
-    ``-n workers``."""
-    extra = [*FLAGS, "-n", str(workers)] if workers else list(FLAGS)
+    ``-n workers``. Every plugin scenario runs pytest through here."""
+    extra = [*NO_HYPOTHESIS, *(() if cache else NO_CACHE)]
+    if workers:
+        extra += ["-n", str(workers)]
     return pytester.runpytest_subprocess(*args, *extra)
 
 

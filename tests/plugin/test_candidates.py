@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
-
 LAMBDA_MODEL = '''
 import pytest
 from sklearn.pipeline import make_pipeline
@@ -28,6 +25,7 @@ def test_predicts(model):
 '''
 
 
+@pytest.mark.both_modes
 def test_outside_gate_mode_naming_a_candidate_fails_nothing(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(LAMBDA_MODEL)
     result = run()
@@ -35,6 +33,7 @@ def test_outside_gate_mode_naming_a_candidate_fails_nothing(pytester: pytest.Pyt
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.both_modes
 def test_in_gate_mode_a_model_skops_cannot_serialize_fails_at_once(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(LAMBDA_MODEL)
     result = run("--mlgate", "-o", "mlgate_required_gates=unit")
@@ -47,6 +46,7 @@ def test_in_gate_mode_a_model_skops_cannot_serialize_fails_at_once(pytester: pyt
     assert "direct cause" not in out and "skops/io" not in out and "site-packages" not in out
 
 
+@pytest.mark.both_modes
 def test_allow_pickle_does_not_ask_for_what_is_set_and_says_what_failed(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(LAMBDA_MODEL)
     result = run("--mlgate", "-o", "mlgate_required_gates=unit", "-o", "mlgate_allow_pickle=true")
@@ -78,6 +78,7 @@ def test_quality(model, mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_the_types_to_trust_reach_the_published_manifest_from_any_worker(pytester: pytest.Pytester, run) -> None:
     import json
     import subprocess
@@ -113,6 +114,7 @@ def test_class(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 @pytest.mark.parametrize("gate_mode", [True, False])
 def test_none_or_a_class_as_the_candidate_fails_the_test_that_names_it(
         pytester: pytest.Pytester, run, gate_mode: bool) -> None:

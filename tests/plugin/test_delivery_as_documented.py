@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import run_pytest
+
 CANDIDATE = '''
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -32,7 +34,7 @@ def _python(cwd: object, code: str) -> subprocess.CompletedProcess[str]:
 def test_card_loading_snippet_names_a_registry_that_is_not_the_default(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmlgate_required_gates = validation\nmlgate_registry = models/reg\n")
     pytester.makepyfile(test_m=CANDIDATE)
-    result = pytester.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate", "--mlgate-deliver")
     assert result.ret == 0, result.stdout.str()
     card = (pytester.path / "models" / "reg" / "hgb" / "1" / "README.md").read_text()
     (snippet,) = re.findall(r"```python\n(.*?)```", card, re.DOTALL)

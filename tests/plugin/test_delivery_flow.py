@@ -8,10 +8,7 @@ import sys
 
 import pytest
 
-from .helpers import load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import load_report, run_pytest
 
 DELIVERY_TESTS = '''
 import os
@@ -70,6 +67,7 @@ def _mlgate(pytester: pytest.Pytester, *args: str) -> subprocess.CompletedProces
                           capture_output=True, text=True, check=False)
 
 
+@pytest.mark.both_modes
 def test_passing_run_publishes_verifies_and_deploys(project: pytest.Pytester, run) -> None:
     result = run("--mlgate", "--mlgate-deliver", "--mlgate-report", "r.json")
     assert result.ret == 0, result.stdout.str()
@@ -98,6 +96,7 @@ def test_passing_run_publishes_verifies_and_deploys(project: pytest.Pytester, ru
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.both_modes
 @pytest.mark.parametrize(
     ("args", "env", "why"),
     [
@@ -117,13 +116,13 @@ def test_failing_or_incomplete_runs_publish_nothing(project: pytest.Pytester, ru
 
 
 def test_collect_only_publishes_nothing(project: pytest.Pytester) -> None:
-    project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "--collect-only", "-p", "no:hypothesispytest")
+    run_pytest(project, "--mlgate", "--mlgate-deliver", "--collect-only")
     assert not (project.path / ".mlgate" / "registry" / "iris").exists()
 
 
 def test_failing_deploy_command_fails_the_run_and_moves_no_alias(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLGATE_DEPLOY_EXIT", "3")
-    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    result = run_pytest(project, "--mlgate", "--mlgate-deliver")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*delivery failed: iris@1 is published, but deploy*deploy.py failed (staging not moved)*"
                                  "exited with status 3 for iris@1.", "  delivery output:", "    deploy says hello"])
@@ -137,11 +136,12 @@ def test_failing_deploy_command_fails_the_run_and_moves_no_alias(project: pytest
 
 def test_deploy_command_that_does_not_exist(project: pytest.Pytester) -> None:
     project.makeini('[pytest]\nmlgate_deploy = ["no-such-deploy-tool-xyz", "--go"]\n')
-    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    result = run_pytest(project, "--mlgate", "--mlgate-deliver")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*delivery failed:*no-such-deploy-tool-xyz*"])
 
 
+@pytest.mark.both_modes
 def test_deploy_hook_is_called_with_the_artifact(project: pytest.Pytester, run) -> None:
     project.makeconftest('''
 def pytest_mlgate_deploy(artifact, config):
@@ -165,7 +165,7 @@ def test_other(mlgate):
     X, y = load_iris(return_X_y=True, as_frame=True)
     mlgate.candidate(DecisionTreeClassifier(random_state=0).fit(X, y), name="iris", example=X.head(3))
 ''')
-    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    result = run_pytest(project, "--mlgate", "--mlgate-deliver")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*candidate 'iris' was registered twice with different models*"])
     assert not (project.path / ".mlgate" / "registry" / "iris").exists()
@@ -186,8 +186,7 @@ def test_it(mlgate):
     mlgate.candidate(Model(), name="odd")
 ''')
     # In gate mode (outside it a candidate is not serialized: tests/plugin/test_candidates.py).
-    result = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=integration",
-                                           "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate", "-o", "mlgate_required_gates=integration")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*ArtifactError*Model*mlgate_allow_pickle*"])
     assert "pytest_mlgate/delivery" not in result.stdout.str()
@@ -202,13 +201,13 @@ from sklearn.dummy import DummyClassifier
 def test_it(mlgate):
     mlgate.candidate(DummyClassifier().fit([[0], [1]], [0, 1]), name="../evil")
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest")
+    result = run_pytest(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*ArtifactError*'../evil'*"])
 
 
 def test_a_passing_run_records_its_deploy_and_then_moves_the_alias(project: pytest.Pytester) -> None:
-    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    result = run_pytest(project, "--mlgate", "--mlgate-deliver")
     assert result.ret == 0, result.stdout.str()
     history = [json.loads(line) for line in
                (project.path / ".mlgate" / "registry" / "iris" / "history.jsonl").read_text().splitlines()]
@@ -227,7 +226,7 @@ def test_fit(mlgate_session):
     mlgate_session.candidate(DummyClassifier().fit([[0], [1]], [0, 1]), name="nothing")
 ''')
     pytester.makeini("[pytest]\nmlgate_required_gates =\n")
-    result = pytester.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate", "--mlgate-deliver")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*nothing delivered: no gated test passed, so the model passed no gate*"])
     assert not (pytester.path / ".mlgate" / "registry" / "nothing").exists()
@@ -243,7 +242,7 @@ def test_fit(mlgate_session):
 def test_delivery_settings_are_checked_before_any_test_runs(project: pytest.Pytester, ini: str,
                                                             message: str) -> None:
     project.makeini(f"[pytest]\n{ini}\n")
-    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    result = run_pytest(project, "--mlgate", "--mlgate-deliver")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "test_model.py" not in result.stdout.str()
@@ -256,7 +255,7 @@ def test_signed_delivery_with_a_key_from_the_environment(project: pytest.Pyteste
     monkeypatch.setenv("MLGATE_SIGNING_KEY", (keys / "ci").read_text())
     (keys / "ci").unlink()  # in CI the private key exists only in the secret store
     project.makeini("[pytest]\nmlgate_signing_key = env:MLGATE_SIGNING_KEY\n")
-    result = project.runpytest_subprocess("--mlgate", "--mlgate-deliver", "-p", "no:hypothesispytest")
+    result = run_pytest(project, "--mlgate", "--mlgate-deliver")
     assert result.ret == 0, result.stdout.str()
     checked = _mlgate(project, "verify", "iris", "--public-key", str(keys / "ci.pub"))
     assert checked.returncode == 0 and "signature valid" in checked.stdout, checked.stdout + checked.stderr
@@ -268,8 +267,8 @@ def test_gate_mode_warns_when_no_config_file_was_found(project: pytest.Pytester,
     registry = tmp_path_factory.mktemp("elsewhere") / "registry"
     registry.mkdir()
     (registry / "conftest.py").write_text("")
-    spaced = project.runpytest_subprocess("--mlgate", "--mlgate-registry", str(registry), "-p", "no:hypothesispytest")
+    spaced = run_pytest(project, "--mlgate", "--mlgate-registry", str(registry))
     spaced.stdout.fnmatch_lines(["*PytestConfigWarning: pytest-mlgate: gate mode runs without a configuration file*"
                                  "--mlgate-registry=/abs/dir*"])
-    joined = project.runpytest_subprocess("--mlgate", f"--mlgate-registry={registry}", "-p", "no:hypothesispytest")
+    joined = run_pytest(project, "--mlgate", f"--mlgate-registry={registry}")
     assert "without a configuration file" not in joined.stdout.str()

@@ -6,12 +6,10 @@ import pytest
 
 from pytest_mlgate.markers import GATES
 
-from .helpers import ALL_GATES, load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import ALL_GATES, load_report, run_pytest
 
 
+@pytest.mark.both_modes
 def test_all_gates_pass_prints_tables_and_exits_zero(pytester: pytest.Pytester, run, mode: str) -> None:
     pytester.makepyfile(ALL_GATES)
     result = run("--mlgate")
@@ -34,6 +32,7 @@ def test_all_gates_pass_prints_tables_and_exits_zero(pytester: pytest.Pytester, 
     ])
 
 
+@pytest.mark.both_modes
 def test_without_gate_mode_no_gate_table(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
     result = run()
@@ -41,6 +40,7 @@ def test_without_gate_mode_no_gate_table(pytester: pytest.Pytester, run) -> None
     assert "mlgate gates" not in result.stdout.str()
 
 
+@pytest.mark.both_modes
 def test_ini_turns_gate_mode_on(pytester: pytest.Pytester, run) -> None:
     pytester.makeini("[pytest]\nmlgate = true\n")
     pytester.makepyfile(ALL_GATES)
@@ -48,6 +48,7 @@ def test_ini_turns_gate_mode_on(pytester: pytest.Pytester, run) -> None:
     assert "mlgate gates" in result.stdout.str()
 
 
+@pytest.mark.both_modes
 def test_a_required_gate_with_no_test_fails_the_run(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(
         """
@@ -67,6 +68,7 @@ def test_a_required_gate_with_no_test_fails_the_run(pytester: pytest.Pytester, r
     ])
 
 
+@pytest.mark.both_modes
 def test_required_gates_ini_limits_what_must_run(pytester: pytest.Pytester, run) -> None:
     pytester.makeini("[pytest]\nmlgate_required_gates = unit\n")
     pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_u(): pass\n")
@@ -75,6 +77,7 @@ def test_required_gates_ini_limits_what_must_run(pytester: pytest.Pytester, run)
     result.stdout.fnmatch_lines(["integration (optional)*-*"])
 
 
+@pytest.mark.both_modes
 def test_failing_gate_test_fails_gate_and_run(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_broken():\n    assert 0\n")
     result = run("--mlgate")
@@ -82,6 +85,7 @@ def test_failing_gate_test_fails_gate_and_run(pytester: pytest.Pytester, run) ->
     result.stdout.fnmatch_lines_random(["unit*1*1*0*0*FAIL*", "*failed: gate unit: 1 failed, 0 errored*"])
 
 
+@pytest.mark.both_modes
 def test_fixture_error_counts_as_errored(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES + """
 @pytest.fixture
@@ -97,6 +101,7 @@ def test_needs_data(broken):
     result.stdout.fnmatch_lines(["integration*1*0*1*0*FAIL*"])
 
 
+@pytest.mark.both_modes
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
@@ -119,6 +124,7 @@ def test_incomplete_runs_are_marked(pytester: pytest.Pytester, run, mode: str, a
     assert report["run"]["incomplete_reasons"]
 
 
+@pytest.mark.both_modes
 def test_collection_error_marks_run_incomplete(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_ok=ALL_GATES, test_broken="import no_such_module_here\n")
     result = run("--mlgate", "--mlgate-report", "r.json", "--continue-on-collection-errors")
@@ -128,11 +134,12 @@ def test_collection_error_marks_run_incomplete(pytester: pytest.Pytester, run) -
 
 def test_last_failed_marks_run_incomplete(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ALL_GATES.replace("assert 1 + 1 == 2", "assert 1 + 1 == 3"))
-    pytester.runpytest_subprocess("-p", "no:hypothesispytest")
-    result = pytester.runpytest_subprocess("--mlgate", "--lf", "-p", "no:hypothesispytest")
+    run_pytest(pytester, cache=True)  # --lf reads what this run left in the cache
+    result = run_pytest(pytester, "--mlgate", "--lf", cache=True)
     result.stdout.fnmatch_lines(["*run INCOMPLETE*"])
 
 
+@pytest.mark.both_modes
 def test_complete_run_is_marked_complete(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES + "\ndef test_ungated():\n    pass\n")
     result = run("--mlgate", "--mlgate-report", "r.json")
@@ -144,8 +151,7 @@ def test_complete_run_is_marked_complete(pytester: pytest.Pytester, run) -> None
 
 def test_crashed_xdist_worker_fails_the_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_crash():\n    import os\n    os._exit(3)\n")
-    result = pytester.runpytest_subprocess("--mlgate", "-n", "2", "--mlgate-report", "r.json",
-                                           "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate", "--mlgate-report", "r.json", workers=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines_random(["*run INCOMPLETE*", "*worker(s) crashed: gw*"])
     report = load_report(pytester.path / "r.json")
@@ -155,7 +161,7 @@ def test_crashed_xdist_worker_fails_the_run(pytester: pytest.Pytester) -> None:
 
 def test_interrupted_run_is_incomplete(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_stop():\n    raise KeyboardInterrupt\n")
-    result = pytester.runpytest_subprocess("--mlgate", "--mlgate-report", "r.json", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate", "--mlgate-report", "r.json")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     report = load_report(pytester.path / "r.json")
     assert report["run"]["complete"] is False
@@ -184,6 +190,7 @@ def pytest_runtest_protocol(item, nextitem):
 '''
 
 
+@pytest.mark.both_modes
 def test_a_gated_test_that_passes_on_a_rerun_counts_as_passed(pytester: pytest.Pytester, run) -> None:
     pytester.makeconftest(RERUN_CONFTEST)
     pytester.makepyfile('''
@@ -219,6 +226,7 @@ def _two_files() -> dict[str, str]:
 TWO_FILES = _two_files()
 
 
+@pytest.mark.both_modes
 @pytest.mark.parametrize(
     ("args", "ran", "not_run"),
     [
@@ -254,6 +262,7 @@ def test_a_partial_run_reports_unselected_gates_as_not_run_and_exits_zero(
     assert report["run"]["exit_status"] == 0
 
 
+@pytest.mark.both_modes
 def test_a_failing_test_fails_a_partial_run(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(**TWO_FILES)
     (pytester.path / "test_speed.py").write_text(TWO_FILES["test_speed"].replace("12.5", "80.0"))
@@ -262,6 +271,7 @@ def test_a_failing_test_fails_a_partial_run(pytester: pytest.Pytester, run) -> N
     result.stdout.fnmatch_lines_random(["performance*0*1*0*0*FAIL*", "mlgate: gates FAILED*"])
 
 
+@pytest.mark.both_modes
 def test_selection_excuses_only_the_gates_whose_tests_it_left_out(pytester: pytest.Pytester, run) -> None:
     # -k leaves integration out; performance was selected but skipped, and the suite has no
     # validation test at all: neither of those is the selection's doing, so both still fail.
@@ -287,6 +297,7 @@ def test_quick_latency():
         "unit": "pass", "integration": "not_run", "performance": "fail", "validation": "fail"}
 
 
+@pytest.mark.both_modes
 def test_a_partial_run_never_updates_the_baseline_nor_delivers(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(**TWO_FILES)
     pytester.makepyfile(conftest='''
@@ -309,6 +320,7 @@ def candidate(mlgate_session):
     assert report["delivery"]["status"] == "skipped"
 
 
+@pytest.mark.both_modes
 def test_a_complete_run_still_requires_every_gate(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_model=TWO_FILES["test_model"])
     result = run("--mlgate")
@@ -317,14 +329,15 @@ def test_a_complete_run_still_requires_every_gate(pytester: pytest.Pytester, run
                                         "mlgate: gates FAILED; run complete*"])
 
 
+@pytest.mark.both_modes
 @pytest.mark.parametrize("flag", ["--lf", "--sw"])
 def test_lf_and_sw_without_earlier_failures_run_the_whole_suite_and_are_complete(
         pytester: pytest.Pytester, mode: str, flag: str) -> None:
     # The cache provider stays on here: --lf and --sw keep their state in it.
-    extra = ["-p", "no:hypothesispytest", *(["-n", "2"] if mode == "xdist" else [])]
+    workers = 2 if mode == "xdist" else None
     pytester.makepyfile(ALL_GATES)
-    result = pytester.runpytest_subprocess("--mlgate", flag, "--mlgate-update-baseline",
-                                           "--mlgate-report", "r.json", *extra)
+    result = run_pytest(pytester, "--mlgate", flag, "--mlgate-update-baseline", "--mlgate-report", "r.json",
+                        workers=workers, cache=True)
     assert result.ret == 0, result.stdout.str()
     report = load_report(pytester.path / "r.json")
     assert report["run"]["incomplete_reasons"] == [] and report["run"]["complete"] is True
@@ -333,7 +346,7 @@ def test_lf_and_sw_without_earlier_failures_run_the_whole_suite_and_are_complete
     if flag == "--sw":
         # After a failure --sw resumes from it: the tests before it are left out.
         pytester.makepyfile(ALL_GATES.replace("0.95", "0.5"))
-        assert pytester.runpytest_subprocess("--mlgate", flag, *extra).ret != 0  # stops there
+        assert run_pytest(pytester, "--mlgate", flag, workers=workers, cache=True).ret != 0  # stops there
         pytester.makepyfile(ALL_GATES)
-        result = pytester.runpytest_subprocess("--mlgate", flag, "--mlgate-report", "r.json", *extra)
+        result = run_pytest(pytester, "--mlgate", flag, "--mlgate-report", "r.json", workers=workers, cache=True)
         assert load_report(pytester.path / "r.json")["run"]["complete"] is False, result.stdout.str()

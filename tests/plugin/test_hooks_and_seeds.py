@@ -8,10 +8,7 @@ import sys
 
 import pytest
 
-from .helpers import ALL_GATES, load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import ALL_GATES, load_report, run_pytest
 
 HOOK_CONFTEST = '''
 import json, os
@@ -27,6 +24,7 @@ def pytest_mlgate_verdict(config, result):
 '''
 
 
+@pytest.mark.both_modes
 def test_metric_and_verdict_hooks(pytester: pytest.Pytester, run) -> None:
     pytester.makeconftest(HOOK_CONFTEST)
     pytester.makepyfile(ALL_GATES)
@@ -67,11 +65,12 @@ def _seed_values(pytester: pytest.Pytester, run, *args: str) -> dict[str, dict[s
     return {t["nodeid"].rsplit("::", 1)[-1]: {m["name"]: m["value"] for m in t["metrics"]} for t in report["tests"]}
 
 
+@pytest.mark.both_modes
 def test_seed_reproduces_random_state_in_every_mode(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(SEED_TESTS)
     first = _seed_values(pytester, run, "--mlgate-seed", "1234")
-    plain = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=unit", "--mlgate-seed", "1234",
-                                          "--mlgate-report", "plain.json", "-p", "no:hypothesispytest")
+    plain = run_pytest(pytester, "--mlgate", "-o", "mlgate_required_gates=unit", "--mlgate-seed", "1234",
+                                          "--mlgate-report", "plain.json")
     assert plain.ret == 0
     reference = {t["nodeid"].rsplit("::", 1)[-1]: {m["name"]: m["value"] for m in t["metrics"]}
                  for t in json.loads((pytester.path / "plain.json").read_text())["tests"]}
@@ -81,6 +80,7 @@ def test_seed_reproduces_random_state_in_every_mode(pytester: pytest.Pytester, r
     assert other["test_one"]["rng"] != first["test_one"]["rng"]
 
 
+@pytest.mark.both_modes
 def test_gated_tests_are_seeded_and_tests_without_a_gate_are_left_alone(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile('''
 import json, os, random
@@ -125,6 +125,7 @@ def test_gated(model_state, mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_wide_fixtures_are_seeded_whichever_test_sets_them_up(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(FIXTURE_SEEDS)
     seen = []
@@ -139,6 +140,7 @@ def test_wide_fixtures_are_seeded_whichever_test_sets_them_up(pytester: pytest.P
     assert seen[0]["fixture"][0] != seen[0]["own"], "the test's own state is not the fixture's"
 
 
+@pytest.mark.both_modes
 def test_seed_is_printed_in_the_header(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
     result = run("--mlgate", "--mlgate-seed", "777")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ..browser import chromium, looks_blank, open_page
-from .helpers import load_report
+from .helpers import load_report, run_pytest
 
 # A classifier with slices (accuracy fails its threshold), a regressor, a latency budget, and a
 # drift check that fails: every kind of plot, and failures of three kinds.
@@ -85,6 +85,7 @@ def failing_run(pytester: pytest.Pytester, run) -> tuple[pytest.RunResult, Path]
     return result, pytester.path / "out"
 
 
+@pytest.mark.both_modes
 def test_a_failing_run_writes_a_page_that_leads_with_its_failures(failing_run, mode: str) -> None:
     result, out = failing_run
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
@@ -107,6 +108,7 @@ def test_a_failing_run_writes_a_page_that_leads_with_its_failures(failing_run, m
     assert len(clf["curves"]["roc"]["fpr"]) == 101 and clf["confusion"]["classes"] == ["0", "1"]
 
 
+@pytest.mark.both_modes
 def test_the_page_in_a_browser_with_the_network_off(failing_run, mode: str, tmp_path: Path) -> None:
     _need_chromium()
     result, out = failing_run
@@ -126,6 +128,7 @@ def test_the_page_in_a_browser_with_the_network_off(failing_run, mode: str, tmp_
     (tmp_path / f"failing-{mode}.png").write_bytes(view.screenshot)
 
 
+@pytest.mark.both_modes
 def test_mlgate_report_renders_the_same_page_from_the_saved_json(failing_run, mode: str) -> None:
     if mode == "xdist":
         pytest.skip("rendering a saved file does not depend on how the run was made")
@@ -192,9 +195,9 @@ def test_without_the_html_extra_only_mlgate_html_is_refused(pytester: pytest.Pyt
     # A conftest that hides matplotlib, as on a machine without the html extra.
     pytester.makeconftest("import sys\nsys.modules['matplotlib'] = None\n")
     pytester.makepyfile("import pytest\n\n@pytest.mark.unit\ndef test_u():\n    pass\n")
-    args = ("--mlgate", "-o", "mlgate_required_gates=unit", "-p", "no:cacheprovider")
-    assert pytester.runpytest_subprocess(*args).ret == 0
-    refused = pytester.runpytest_subprocess(*args, "--mlgate-html", "r.html")
+    args = ("--mlgate", "-o", "mlgate_required_gates=unit")
+    assert run_pytest(pytester, *args).ret == 0
+    refused = run_pytest(pytester, *args, "--mlgate-html", "r.html")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     refused.stderr.fnmatch_lines(["*--mlgate-html = *r.html: the HTML report needs matplotlib*"
                                   "pip install 'pytest-mlgate[[]html[]]'*"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from .helpers import run_pytest
+
 
 def test_a_threshold_of_10_to_the_400_is_a_marker_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile('''
@@ -18,7 +20,7 @@ def test_quality(mlgate):
 def test_margin(mlgate):
     mlgate.record("accuracy", 0.9)
 ''')
-    result = pytester.runpytest_subprocess("--mlgate", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate")
     out = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in out and "OverflowError" not in out
     result.stdout.fnmatch_lines(["*test_quality: threshold accuracy=1000*the threshold must be a finite number*"])
@@ -33,7 +35,7 @@ import pytest
 def test_rows(mlgate):
     mlgate.record("rows_out", 10**400)
 ''')
-    result = pytester.runpytest_subprocess("--mlgate", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate")
     out = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in out and "OverflowError" not in out
     result.assert_outcomes(failed=1)

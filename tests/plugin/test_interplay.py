@@ -19,10 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from pytest_mlgate.baseline import load_baseline
 
-from .helpers import load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import load_report, run_pytest
 
 
 def _metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -72,6 +69,7 @@ def test_quality(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_only_the_final_attempt_of_a_rerun_test_counts_everywhere(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_flaky=FLAKY_QUALITY)
     result = run("-p", "rerunfailures", "--reruns", "1", "--mlgate", "-o", "mlgate_required_gates=validation",
@@ -147,6 +145,7 @@ def test_setup_error_then_pass(mlgate, flaky_resource):
 '''
 
 
+@pytest.mark.both_modes
 def test_reruns_of_a_passing_a_failing_and_a_setup_error_test(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(RERUN_CASES)
     result = run("-p", "rerunfailures", "--reruns", "2", "--mlgate", "-o", "mlgate_required_gates=validation",
@@ -210,6 +209,7 @@ def _draws(pytester: pytest.Pytester, run, *args: str) -> dict[str, Any]:
             "stdout": result.stdout.str()}
 
 
+@pytest.mark.both_modes
 def test_mlgate_seed_wins_over_pytest_randomly_in_gated_tests(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(RANDOM_DRAWS)
     alone = _draws(pytester, run, "--mlgate", "--mlgate-seed", "5")  # pytest-randomly off
@@ -227,6 +227,7 @@ def test_mlgate_seed_wins_over_pytest_randomly_in_gated_tests(pytester: pytest.P
     assert "pytest-randomly" not in alone["stdout"]
 
 
+@pytest.mark.both_modes
 def test_without_mlgate_seeding_pytest_randomly_seeds_every_test(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(RANDOM_DRAWS)
     # Gate mode off and no --mlgate-seed: pytest-mlgate seeds nothing, pytest-randomly everything.
@@ -277,6 +278,7 @@ def test_skip(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_only_plain_passes_reach_the_baseline_and_the_artefact(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(OUTCOMES)
     result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-report", "r.json",
@@ -302,6 +304,7 @@ def test_only_plain_passes_reach_the_baseline_and_the_artefact(pytester: pytest.
     assert sorted(row.split("|")[2].strip() for row in rows) == ["0.91", "0.92"], card
 
 
+@pytest.mark.both_modes
 def test_a_strict_xpass_fails_its_gate(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile('''
 import pytest
@@ -350,6 +353,7 @@ def test_quality(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_coverage_measurement_leaves_the_verdict_alone(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(model_code=MODEL_CODE, test_covered=COVERED)
     gate_args = ("--mlgate", "-o", "mlgate_required_gates=unit validation", "--mlgate-report", "r.json")
@@ -383,6 +387,7 @@ def test_hangs(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_a_gated_test_that_times_out_fails_its_gate(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(HANGS)
     result = run("-p", "timeout", "--timeout=2", "--mlgate", "-o", "mlgate_required_gates=unit validation",
@@ -397,6 +402,7 @@ def test_a_gated_test_that_times_out_fails_its_gate(pytester: pytest.Pytester, r
     assert not (pytester.path / ".mlgate" / "baseline.json").exists()
 
 
+@pytest.mark.both_modes
 def test_a_timeout_that_kills_the_process_fails_the_run(pytester: pytest.Pytester, run, mode: str) -> None:
     pytester.makepyfile(HANGS)
     result = run("-p", "timeout", "--timeout=2", "--timeout-method=thread", "--mlgate",
@@ -433,6 +439,7 @@ def test_theirs_only(benchmark):
 '''
 
 
+@pytest.mark.both_modes
 def test_pytest_benchmark_beside_mlgate_benchmark(pytester: pytest.Pytester, run, mode: str) -> None:
     pytester.makepyfile(BOTH_BENCHMARKS)
     result = run("-p", "benchmark", "--mlgate", "-o", "mlgate_required_gates=performance",
@@ -500,6 +507,7 @@ def test_skipped(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_every_plugin_at_once(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(model_code=MODEL_CODE, test_everything=EVERYTHING)
     args = ("-p", "randomly", "-p", "rerunfailures", "-p", "pytest_cov", "-p", "timeout", "-p", "benchmark",
@@ -542,13 +550,13 @@ import pytest
 def test_q(mlgate):
     mlgate.record("accuracy", 0.9)
 ''')
-    gate = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=validation",
+    gate = run_pytest(pytester, "--mlgate", "-o", "mlgate_required_gates=validation",
                                          "-p", "repeat", "--count", "2")
     assert gate.ret == pytest.ExitCode.USAGE_ERROR
     gate.stderr.fnmatch_lines(["*pytest-repeat's --count 2 renames every test*Run repeats without --mlgate*"])
-    plain = pytester.runpytest_subprocess("-p", "repeat", "--count", "2")
+    plain = run_pytest(pytester, "-p", "repeat", "--count", "2")
     assert plain.ret == 0
     plain.assert_outcomes(passed=2)
-    once = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=validation",
+    once = run_pytest(pytester, "--mlgate", "-o", "mlgate_required_gates=validation",
                                          "-p", "repeat", "--count", "1")
     assert once.ret == 0, once.stdout.str()

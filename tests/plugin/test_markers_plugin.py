@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import load_report, run_pytest
 
 
 def test_markers_are_registered_with_descriptions(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--markers")
+    result = run_pytest(pytester, "--markers")
     out = result.stdout.str()
     for gate in ("unit", "integration", "performance", "validation"):
         assert f"@pytest.mark.{gate}" in out
     assert "accuracy='>= 0.9'" in out
 
 
+@pytest.mark.both_modes
 def test_markers_work_under_strict_markers(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(
         """
@@ -32,6 +30,7 @@ def test_markers_work_under_strict_markers(pytester: pytest.Pytester, run) -> No
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.both_modes
 def test_two_gates_is_a_collection_error_naming_both(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(
         """
@@ -47,6 +46,7 @@ def test_two_gates_is_a_collection_error_naming_both(pytester: pytest.Pytester, 
     assert "Traceback" not in result.stdout.str()
 
 
+@pytest.mark.both_modes
 def test_module_and_class_markers_put_their_tests_in_a_gate(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(
         test_mod="""
@@ -129,7 +129,7 @@ def test_malformed_marker_arguments_fail_collection_with_a_clear_message(
         def test_other(): pass
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = run_pytest(pytester)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*ERROR collecting*", expected])
     out = result.stdout.str()
@@ -137,6 +137,7 @@ def test_malformed_marker_arguments_fail_collection_with_a_clear_message(
     assert "INTERNALERROR" not in out + result.stderr.str()
 
 
+@pytest.mark.both_modes
 def test_a_recorded_value_too_large_for_a_float_fails_its_test_clearly(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile("""
         import pytest
@@ -150,6 +151,7 @@ def test_a_recorded_value_too_large_for_a_float_fails_its_test_clearly(pytester:
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.both_modes
 def test_a_function_marker_adds_to_its_class_marker_of_the_same_gate(pytester: pytest.Pytester, run) -> None:
     # docs/markers.md: markers of one gate merge; for a metric both name, the nearest wins.
     pytester.makepyfile("""
@@ -183,6 +185,7 @@ def test_a_function_marker_adds_to_its_class_marker_of_the_same_gate(pytester: p
     }
 
 
+@pytest.mark.both_modes
 def test_bare_number_uses_the_known_direction(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(
         """
@@ -203,6 +206,7 @@ def test_bare_number_uses_the_known_direction(pytester: pytest.Pytester, run) ->
     ])
 
 
+@pytest.mark.both_modes
 def test_gate_paths_assign_gates_by_directory(pytester: pytest.Pytester, run) -> None:
     pytester.makeini(
         """
@@ -231,6 +235,7 @@ def test_gate_paths_assign_gates_by_directory(pytester: pytest.Pytester, run) ->
     assert report["gates"]["validation"]["required"] is False
 
 
+@pytest.mark.both_modes
 def test_dash_m_selects_tests_gated_by_path(pytester: pytest.Pytester, run) -> None:
     """`pytest --mlgate -m unit` runs the unit gate's tests, whether the marker or
     mlgate_gate_paths put them there (docs/gate-mode.md: `-m performance`, one gate's tests)."""
@@ -255,6 +260,6 @@ def test_dash_m_selects_tests_gated_by_path(pytester: pytest.Pytester, run) -> N
 def test_bad_gate_paths_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmlgate_gate_paths = smoke:tests\n")
     pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest_subprocess()
+    result = run_pytest(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*ini mlgate_gate_paths: 'smoke:tests' names unknown gate 'smoke'*"])

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import run_pytest
 
 
 @pytest.mark.parametrize(
@@ -28,7 +27,7 @@ pytestmark = pytest.mark.both_modes
 def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester, args: list[str], ini: str, expected: str) -> None:
     pytester.makeini(f"[pytest]\n{ini}\n")
     pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest_subprocess(*args, "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
 
@@ -36,9 +35,9 @@ def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester, args: lis
 def test_ini_override_from_command_line(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nmlgate_required_gates = unit integration\n")
     pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_u(): pass\n")
-    failing = pytester.runpytest_subprocess("--mlgate", "-p", "no:hypothesispytest")
+    failing = run_pytest(pytester, "--mlgate")
     assert failing.ret == pytest.ExitCode.TESTS_FAILED
-    passing = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=unit", "-p", "no:hypothesispytest")
+    passing = run_pytest(pytester, "--mlgate", "-o", "mlgate_required_gates=unit")
     assert passing.ret == 0
 
 
@@ -46,7 +45,7 @@ def test_corrupt_baseline_is_a_usage_error(pytester: pytest.Pytester) -> None:
     (pytester.path / ".mlgate").mkdir()
     (pytester.path / ".mlgate" / "baseline.json").write_text("{not json")
     pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest_subprocess("--mlgate", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*baseline.json*"])
     assert (pytester.path / ".mlgate" / "baseline.json").read_text() == "{not json"
@@ -56,7 +55,7 @@ def _ini_help(pytester: pytest.Pytester) -> dict[str, str]:
     """The ini keys of ``pytest --help`` with their (unwrapped) help texts."""
     import re
 
-    out = pytester.runpytest_subprocess("--help", "-p", "no:hypothesispytest").stdout.str()
+    out = run_pytest(pytester, "--help").stdout.str()
     section = out[out.index("[pytest] configuration options"):]
     entries: dict[str, str] = {}
     key = None
@@ -126,7 +125,7 @@ def test_an_unusable_output_path_is_a_usage_error_at_start(
     (pytester.path / "adir").mkdir()
     (pytester.path / "afile").write_text("")
     pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_a(): pass\n")
-    result = pytester.runpytest_subprocess("--mlgate", *args, "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
     assert "passed" not in result.stdout.str(), "refused before any test ran"
@@ -135,6 +134,7 @@ def test_an_unusable_output_path_is_a_usage_error_at_start(
 LONG_NAME = "x" * 300  # beyond NAME_MAX (255) on every common filesystem
 
 
+@pytest.mark.both_modes
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -171,12 +171,13 @@ def test_outputs_that_collide_or_cannot_exist_are_refused_at_start(
 
 def test_report_directories_are_made_as_for_junitxml(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("import pytest\n@pytest.mark.unit\ndef test_a(): pass\n")
-    result = pytester.runpytest_subprocess("--mlgate", "-o", "mlgate_required_gates=unit",
-                                           "--mlgate-report", "reports/ci/r.json", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate", "-o", "mlgate_required_gates=unit",
+                                           "--mlgate-report", "reports/ci/r.json")
     assert result.ret == 0, result.stdout.str()
     assert (pytester.path / "reports" / "ci" / "r.json").is_file()
 
 
+@pytest.mark.both_modes
 @pytest.mark.skipif(pytest.version_tuple[:2] < (9, 2), reason="native ini types need pytest 9.2")
 def test_native_toml_table_takes_booleans_and_numbers(pytester: pytest.Pytester, run) -> None:
     """pytest 9's [tool.pytest] table keeps TOML types: `mlgate = true` was refused with

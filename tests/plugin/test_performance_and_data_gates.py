@@ -6,10 +6,7 @@ import pytest
 
 from pytest_mlgate.perf.contention import BUSY_SHARE
 
-from .helpers import load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import load_report, run_pytest
 
 PERF_TESTS = '''
 import time
@@ -40,6 +37,7 @@ def test_function_error_is_its_own(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_benchmark_readings_budgets_and_errors(pytester: pytest.Pytester, run, mode: str) -> None:
     pytester.makepyfile(test_perf=PERF_TESTS)
     result = run("--mlgate", "-o", "mlgate_required_gates=performance", "--mlgate-report", "r.json")
@@ -80,10 +78,10 @@ def test_sleepy(mlgate):
     ms = float(os.environ.get("SLEEP_MS", "2"))
     mlgate.benchmark(time.sleep, ms / 1000, max_time=0.1, min_rounds=20)
 ''')
-    args = ("--mlgate", "-o", "mlgate_required_gates=performance", "-p", "no:hypothesispytest")
-    assert pytester.runpytest_subprocess(*args, "--mlgate-update-baseline").ret == 0
+    args = ("--mlgate", "-o", "mlgate_required_gates=performance")
+    assert run_pytest(pytester, *args, "--mlgate-update-baseline").ret == 0
     monkeypatch.setenv("SLEEP_MS", "6")
-    slow = pytester.runpytest_subprocess(*args, "--mlgate-report", "r.json")
+    slow = run_pytest(pytester, *args, "--mlgate-report", "r.json")
     (p50,) = [m for m in load_report(pytester.path / "r.json")["tests"][0]["metrics"] if m["name"] == "latency_p50_ms"]
     share = p50["info"]["cpu_contention"]
     if share > BUSY_SHARE:
@@ -132,6 +130,7 @@ def test_deterministic(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_drift_and_behaviour(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_data=DATA_TESTS)
     result = run("--mlgate", "-o", "mlgate_required_gates=integration", "--mlgate-report", "r.json")
@@ -214,6 +213,7 @@ def test_deterministic(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_a_model_predicting_nan_everywhere_fails_the_behaviour_gate(pytester: pytest.Pytester, run) -> None:
     # Invariance and determinism passed with 0 violations: NaN compared equal to NaN.
     pytester.makepyfile(test_nan=NAN_MODEL)
@@ -246,13 +246,13 @@ def work(ms):
 def test_busy(mlgate):
     mlgate.benchmark(work, float(os.environ.get("WORK_MS", "2")), max_time=0.3, min_rounds=20)
 ''')
-    args = ("--mlgate", "-o", "mlgate_required_gates=performance", "-p", "no:hypothesispytest")
-    assert pytester.runpytest_subprocess(*args, "--mlgate-update-baseline").ret == 0
+    args = ("--mlgate", "-o", "mlgate_required_gates=performance")
+    assert run_pytest(pytester, *args, "--mlgate-update-baseline").ret == 0
     monkeypatch.setenv("WORK_MS", "6")
     spin = "import time\nend = time.time() + 30\nwhile time.time() < end:\n    pass\n"
     spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 1)]
     try:
-        result = pytester.runpytest_subprocess(*args, "--mlgate-report", "r.json")
+        result = run_pytest(pytester, *args, "--mlgate-report", "r.json")
     finally:
         for p in spinners:
             p.kill()
@@ -289,14 +289,14 @@ def test_blown(mlgate):
 def test_memory(mlgate):
     mlgate.benchmark(lambda: bytearray(10_000_000), max_time=0.3, min_rounds=5)
 ''')
-    args = ("--mlgate", "-o", "mlgate_required_gates=performance", "-p", "no:hypothesispytest",
+    args = ("--mlgate", "-o", "mlgate_required_gates=performance",
             "--mlgate-report", "r.json")
     spin = "import time\nend = time.time() + 60\nwhile time.time() < end:\n    pass\n"
     spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 1)]
     try:
-        lenient = pytester.runpytest_subprocess(*args)
+        lenient = run_pytest(pytester, *args)
         lenient_report = load_report(pytester.path / "r.json")
-        strict = pytester.runpytest_subprocess(*args, "-o", "mlgate_inconclusive=fail")
+        strict = run_pytest(pytester, *args, "-o", "mlgate_inconclusive=fail")
         strict_report = load_report(pytester.path / "r.json")
     finally:
         for p in spinners:

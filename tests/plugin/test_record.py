@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import load_report, run_pytest
 
 
 @pytest.mark.parametrize(
@@ -33,7 +30,7 @@ def test_values_that_are_not_finite_real_numbers_fail_the_test(
             mlgate.record("accuracy", {value})
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = run_pytest(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([expected])
     # The user's line is shown, the plugin's internals are not.
@@ -53,9 +50,10 @@ def test_numpy_scalars_are_accepted(pytester: pytest.Pytester) -> None:
             assert m.info == {"note": "np"}
         """
     )
-    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+    run_pytest(pytester).assert_outcomes(passed=1)
 
 
+@pytest.mark.both_modes
 @pytest.mark.parametrize("gate_mode", [False, True])
 def test_unmet_and_missing_thresholds_fail_with_or_without_gate_mode(
     pytester: pytest.Pytester, run, gate_mode: bool
@@ -100,11 +98,12 @@ def test_failing_body_keeps_its_own_error(pytester: pytest.Pytester) -> None:
             raise RuntimeError("model exploded")
         """
     )
-    result = pytester.runpytest_subprocess()
+    result = run_pytest(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*RuntimeError: model exploded*"])
 
 
+@pytest.mark.both_modes
 def test_metrics_appear_as_junit_properties(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(
         """
@@ -145,6 +144,7 @@ def test_untracked_name_swallowed(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_a_refused_record_poisons_its_metric_even_when_the_error_is_caught(
         pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(SWALLOWED)

@@ -6,9 +6,6 @@ import pytest
 
 from .helpers import ALL_GATES, load_report
 
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
-
 KEYS = {"path", "loaded", "updated", "status", "message"}
 
 CANDIDATE = '''
@@ -29,6 +26,7 @@ def _baseline(pytester: pytest.Pytester) -> dict[str, object]:
     return b
 
 
+@pytest.mark.both_modes
 def test_the_baseline_object_has_every_key_on_every_kind_of_run(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
     report = ("--mlgate-report", "r.json")
@@ -60,6 +58,7 @@ def test_the_baseline_object_has_every_key_on_every_kind_of_run(pytester: pytest
     assert _baseline(pytester)["status"] == "not_requested"
 
 
+@pytest.mark.both_modes
 def test_the_baseline_object_when_writing_fails_or_delivery_fails(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
     # A file appears where the baseline's directory should be while the suite runs (the
@@ -117,6 +116,7 @@ def test_quality(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_a_missing_samples_file_is_refused_not_a_weaker_comparison(
         pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_q=PAIRED_REGRESSION)

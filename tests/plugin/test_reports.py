@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ALL_GATES, load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import ALL_GATES, load_report, run_pytest
 
 
+@pytest.mark.both_modes
 def test_json_report_schema(pytester: pytest.Pytester, run, mode: str) -> None:
     pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_skip():\n    pytest.skip('later')\n")
     result = run("--mlgate", "--mlgate-report", "out/report.json", "--mlgate-seed", "42")
@@ -43,6 +41,7 @@ def test_json_report_schema(pytester: pytest.Pytester, run, mode: str) -> None:
     assert tests["test_validation"]["outcome"] == "passed"
 
 
+@pytest.mark.both_modes
 def test_reports_are_written_on_failing_runs(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES.replace("0.95", "0.5"))
     result = run("--mlgate", "--mlgate-report", "r.json", "--mlgate-markdown", "r.md")
@@ -63,7 +62,7 @@ def test_markdown_is_appended_to_github_step_summary(pytester: pytest.Pytester, 
     summary = pytester.path / "summary.md"
     summary.write_text("# earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    result = pytester.runpytest_subprocess("--mlgate", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate")
     assert result.ret == 0
     text = summary.read_text()
     assert text.startswith("# earlier step\n")
@@ -71,6 +70,7 @@ def test_markdown_is_appended_to_github_step_summary(pytester: pytest.Pytester, 
     assert "| unit | 1 | 0 | 0 | 0 | PASS |" in text
 
 
+@pytest.mark.both_modes
 def test_report_paths_from_ini_and_cli_precedence(pytester: pytest.Pytester, run) -> None:
     pytester.makeini("[pytest]\nmlgate = true\nmlgate_report = from_ini.json\n")
     pytester.makepyfile(ALL_GATES)
@@ -81,6 +81,7 @@ def test_report_paths_from_ini_and_cli_precedence(pytester: pytest.Pytester, run
     assert load_report(pytester.path / "from_cli.json")["verdict"] == "pass"
 
 
+@pytest.mark.both_modes
 def test_junit_carries_interval_threshold_verdict_and_gate_verdicts(pytester: pytest.Pytester, run) -> None:
     import xml.etree.ElementTree as ET
 
@@ -123,6 +124,7 @@ def test_ids(mlgate, split):
 '''
 
 
+@pytest.mark.both_modes
 def test_metric_table_keeps_parametrize_ids_holding_slashes_whole(pytester: pytest.Pytester, run) -> None:
     pytester.mkpydir("sub")
     (pytester.path / "sub" / "test_split.py").write_text(SLASH_IDS)
@@ -146,6 +148,7 @@ def _read_fifo(path: Path, out: list[bytes]) -> threading.Thread:
     return thread
 
 
+@pytest.mark.both_modes
 def test_reports_write_through_symlinks_and_streams_and_never_replace_them(
         pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
@@ -181,6 +184,7 @@ def test_reports_write_through_symlinks_and_streams_and_never_replace_them(
     assert json.loads(received[0])["verdict"] == "pass"
 
 
+@pytest.mark.both_modes
 def test_a_stream_that_refuses_the_report_fails_the_run_and_stays(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
     fifo = pytester.path / "nobody-reads.fifo"
@@ -209,6 +213,7 @@ def _junit(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {p.get("name", ""): p.get("value", "") for p in ET.parse(path).getroot().iter("property")}
 
 
+@pytest.mark.both_modes
 def test_a_metric_not_compared_with_its_baseline_never_shows_pass(
         pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
     # A model 20 points worse on other evaluation data: the threshold passes, the baseline

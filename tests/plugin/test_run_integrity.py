@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import ALL_GATES, load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import ALL_GATES, load_report, run_pytest
 
 
+@pytest.mark.both_modes
 def test_paths_that_cover_part_of_the_suite_make_the_run_incomplete(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_a=ALL_GATES, test_b="import pytest\n@pytest.mark.unit\ndef test_more(): pass\n")
     partial = run("--mlgate", "--mlgate-update-baseline", "test_b.py", "test_a.py::test_unit")
@@ -23,6 +21,7 @@ def test_paths_that_cover_part_of_the_suite_make_the_run_incomplete(pytester: py
     assert load_report(pytester.path / "r.json")["run"]["complete"] is True
 
 
+@pytest.mark.both_modes
 def test_ignore_on_the_command_line_makes_the_run_incomplete(pytester: pytest.Pytester, run) -> None:
     """--ignore drops a file before collection: nothing is deselected, so without this the run
     passed as complete and updated the baseline with a failing validation test left out."""
@@ -42,6 +41,7 @@ def test_ignore_on_the_command_line_makes_the_run_incomplete(pytester: pytest.Py
     assert load_report(pytester.path / "r.json")["run"]["complete"] is True
 
 
+@pytest.mark.both_modes
 def test_paths_naming_every_test_file_make_a_complete_run(pytester: pytest.Pytester, run) -> None:
     pytester.makeini("[pytest]\ntestpaths = tests\n")
     (pytester.path / "tests" / "unit").mkdir(parents=True)
@@ -56,6 +56,7 @@ def test_paths_naming_every_test_file_make_a_complete_run(pytester: pytest.Pytes
     assert load_report(pytester.path / "r.json")["run"]["complete"] is False
 
 
+@pytest.mark.both_modes
 def test_key_on_a_parametrized_test_keeps_one_entry_per_parameter(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile('''
 import pytest
@@ -85,7 +86,7 @@ def test_one(mlgate): mlgate.record("score", 0.7)
 @pytest.mark.validation(score=">= 0.5", key="clf")
 def test_two(mlgate): mlgate.record("score", 0.8)
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest")
+    result = run_pytest(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*key='clf' is used by *test_one and *test_two*"])
 
@@ -120,6 +121,7 @@ def test_two(mlgate): mlgate.record("score", 0.8)
     assert report["gates"]["validation"]["verdict"] == "not_run"
 
 
+@pytest.mark.both_modes
 def test_gate_paths_on_one_line(pytester: pytest.Pytester, run) -> None:
     pytester.makeini("[pytest]\nmlgate_gate_paths = unit:tests/unit integration:tests/integration\n"
                      "mlgate_required_gates = unit integration\n")
@@ -131,6 +133,7 @@ def test_gate_paths_on_one_line(pytester: pytest.Pytester, run) -> None:
     result.stdout.fnmatch_lines_random(["unit*1*0*0*0*PASS*", "integration*1*0*0*0*PASS*"])
 
 
+@pytest.mark.both_modes
 def test_a_raising_verdict_hook_fails_the_run_cleanly(pytester: pytest.Pytester, run) -> None:
     pytester.makeconftest("def pytest_mlgate_verdict(config, result):\n    raise RuntimeError('chat is down')\n")
     pytester.makepyfile(ALL_GATES)
@@ -152,6 +155,7 @@ def blocker():
 '''
 
 
+@pytest.mark.both_modes
 def test_an_unwritable_report_path_fails_the_run_cleanly(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(ALL_GATES)
     pytester.makeconftest(BLOCK_DURING_RUN)
@@ -163,11 +167,12 @@ def test_an_unwritable_report_path_fails_the_run_cleanly(pytester: pytest.Pytest
 
 def test_collect_only_in_gate_mode_does_not_fail(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ALL_GATES)
-    result = pytester.runpytest_subprocess("--mlgate", "--collect-only", "-p", "no:hypothesispytest")
+    result = run_pytest(pytester, "--mlgate", "--collect-only")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*--collect-only ran no test; no gate was decided*"])
 
 
+@pytest.mark.both_modes
 def test_maxfail_stops_early_and_marks_the_run_incomplete(pytester: pytest.Pytester, run) -> None:
     many = "\n".join(f"@pytest.mark.unit\ndef test_u{i}():\n    import time; time.sleep(0.05)\n" for i in range(40))
     pytester.makepyfile(ALL_GATES + "\n@pytest.mark.unit\ndef test_a_first_failure():\n    assert False\n" + many)
@@ -178,6 +183,7 @@ def test_maxfail_stops_early_and_marks_the_run_incomplete(pytester: pytest.Pytes
     assert any("did not run" in r for r in report["run"]["incomplete_reasons"])
 
 
+@pytest.mark.both_modes
 def test_no_staging_directory_is_left_behind(pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile('''
 import pytest

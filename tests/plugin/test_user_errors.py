@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from .helpers import run_pytest
+
 MISTAKE = '''
 import numpy as np
 from sklearn.dummy import DummyClassifier
@@ -18,7 +20,7 @@ def test_lengths_differ(mlgate):
 
 def test_a_mistake_shows_the_users_line_and_no_plugin_frame(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_mistake=MISTAKE)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tb=long")
+    result = run_pytest(pytester, "--tb=long")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "DataError" in out and "# the user's line" in out

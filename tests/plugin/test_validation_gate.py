@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import load_report
-
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
+from .helpers import load_report, run_pytest
 
 MODEL_TESTS = '''
 import os
@@ -41,6 +38,7 @@ def test_quality(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_evaluate_records_metrics_with_intervals(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_model=MODEL_TESTS)
     result = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-report", "r.json")
@@ -54,6 +52,7 @@ def test_evaluate_records_metrics_with_intervals(pytester: pytest.Pytester, run)
     result.stdout.fnmatch_lines(["test_model.py::test_quality*accuracy*0.9*[0.9*, 0.9*]*>= 0.6*PASS*"])
 
 
+@pytest.mark.both_modes
 def test_baseline_update_then_real_regression_fails(pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_model=MODEL_TESTS)
     args = ("--mlgate", "-o", "mlgate_required_gates=validation")
@@ -80,6 +79,7 @@ def test_baseline_update_then_real_regression_fails(pytester: pytest.Pytester, r
     assert acc["comparison"]["change"] < 0
 
 
+@pytest.mark.both_modes
 def test_baseline_is_not_written_from_a_failing_or_incomplete_run(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_model=MODEL_TESTS + "\n@pytest.mark.unit\ndef test_broken():\n    assert False\n")
     failing = run("--mlgate", "-o", "mlgate_required_gates=validation", "--mlgate-update-baseline")
@@ -91,6 +91,7 @@ def test_baseline_is_not_written_from_a_failing_or_incomplete_run(pytester: pyte
     assert not (pytester.path / ".mlgate" / "baseline.json").exists()
 
 
+@pytest.mark.both_modes
 def test_baseline_measured_on_other_data_is_not_compared(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_model=MODEL_TESTS)
     args = ("--mlgate", "-o", "mlgate_required_gates=validation")
@@ -104,6 +105,7 @@ def test_baseline_measured_on_other_data_is_not_compared(pytester: pytest.Pytest
     assert "different evaluation data" in acc["comparison"]["reason"]
 
 
+@pytest.mark.both_modes
 def test_champion_comparison_fails_a_worse_candidate(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(test_model=MODEL_TESTS + '''
 @pytest.mark.validation(accuracy=">= 0.5")
@@ -139,7 +141,7 @@ def test_slices(mlgate):
     result = mlgate.evaluate(Flip(), X, y, slices="size")
     assert result.get("accuracy").value > 0.6
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest")
+    result = run_pytest(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*accuracy: slice(s) significantly below >= 0.6: size=large (Holm p=*; worst slice size=large = 0.0*"])
 
@@ -155,7 +157,7 @@ def test_slices(mlgate):
 )
 def test_evaluate_bad_input_is_a_clear_failure(pytester: pytest.Pytester, call: str, expected: str) -> None:
     pytester.makepyfile(test_model=MODEL_TESTS.replace("result = mlgate.evaluate(model, X_eval, y_te)", f"result = {call}"))
-    result = pytester.runpytest_subprocess("-p", "no:hypothesispytest")
+    result = run_pytest(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([expected])
     assert "pytest_mlgate/stats" not in result.stdout.str()

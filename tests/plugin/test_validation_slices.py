@@ -6,9 +6,6 @@ import pytest
 
 from .helpers import load_report
 
-# Each scenario runs plain and under pytest-xdist (-n 2): the mode fixture, tests/conftest.py.
-pytestmark = pytest.mark.both_modes
-
 SLICED = '''
 import os
 import numpy as np
@@ -52,6 +49,7 @@ def _by_name(path) -> dict:
     return {m["name"]: m for m in load_report(path)["tests"][0]["metrics"]}
 
 
+@pytest.mark.both_modes
 def test_every_slice_row_shows_its_threshold_holm_p_and_verdict(
         pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_sliced=SLICED)
@@ -75,6 +73,7 @@ def test_every_slice_row_shows_its_threshold_holm_p_and_verdict(
     assert "| r2[sex=2.0] |" in md and "(Holm p " in md and "| FAIL |" in md
 
 
+@pytest.mark.both_modes
 def test_slices_are_compared_with_the_baseline_with_holm(
         pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(test_sliced=SLICED)
@@ -131,6 +130,7 @@ def test_quality(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_a_slice_whose_rows_moved_is_not_compared_never_failed(
         pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
     # The same model, data and seed; only the slice boundary moves. Each slice used to carry the
@@ -180,6 +180,7 @@ def test_precision_no_predicted_positive(mlgate):
 '''
 
 
+@pytest.mark.both_modes
 def test_an_undefined_slice_metric_is_named_and_cannot_pass_its_threshold(
         pytester: pytest.Pytester, run) -> None:
     # roc_auc on one-class slices was dropped without a trace (the test passed); precision with
