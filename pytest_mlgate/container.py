@@ -12,7 +12,6 @@ Everything is written into a temporary directory beside OUTDIR and renamed into 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.errors import ServeError
+from pytest_mlgate.strict_json import quoted
 
 PORT = 8080
 UID = 10001
@@ -137,13 +137,13 @@ def containerfile(*, base_image: str, name: str, artifact_id: str, trusted: Sequ
         "RUN python -m pip install --no-cache-dir -r requirements.txt",
         # Read-only for the server's user: it verifies every file at start-up anyway.
         f"COPY artifact/ {ARTIFACT_DIR}/",
-        f"LABEL org.opencontainers.image.title={json.dumps(name)} "
-        f"io.mlgate.artifact-id={json.dumps(artifact_id)}",
+        f"LABEL org.opencontainers.image.title={quoted(name)} "
+        f"io.mlgate.artifact-id={quoted(artifact_id)}",
         f"USER {UID}",
         f"EXPOSE {PORT}",
         "HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 "
-        f"CMD {json.dumps(['python', '-c', probe])}",
-        f"ENTRYPOINT {json.dumps(entry)}",
+        f"CMD {quoted(['python', '-c', probe])}",
+        f"ENTRYPOINT {quoted(entry)}",
         "",
     ])
 
@@ -207,7 +207,7 @@ def _yaml(obj: Any, indent: int = 0) -> str:
             if isinstance(v, (dict, list)) and v:
                 out.append(f"{pad}{k}:\n{_yaml(v, indent + 2)}")
             else:
-                out.append(f"{pad}{k}: {json.dumps(v)}\n")
+                out.append(f"{pad}{k}: {quoted(v)}\n")
         return "".join(out)
     if isinstance(obj, list):
         out = []
@@ -216,9 +216,9 @@ def _yaml(obj: Any, indent: int = 0) -> str:
                 body = _yaml(v, indent + 2)
                 out.append(f"{pad}- {body[indent + 2:]}")
             else:
-                out.append(f"{pad}- {json.dumps(v)}\n")
+                out.append(f"{pad}- {quoted(v)}\n")
         return "".join(out)
-    return f"{pad}{json.dumps(obj)}\n"
+    return f"{pad}{quoted(obj)}\n"
 
 
 def write_context(ref: str, outdir: str | os.PathLike[str], *,

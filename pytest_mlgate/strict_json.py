@@ -60,6 +60,16 @@ def file_bytes(obj: Any, *, indent: int | None = 2) -> bytes:
     return (dumps(obj, indent=indent) + "\n").encode("utf-8")
 
 
+def line(obj: Any) -> bytes:
+    """``obj`` made JSON (``jsonable``) as one compact, newline-terminated line: a log record."""
+    return (json.dumps(jsonable(obj), separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+
+
+def quoted(value: Any) -> str:
+    """``value`` as a JSON literal on one line: a string quoted for a Containerfile or YAML."""
+    return json.dumps(value, allow_nan=False)
+
+
 def canonical(obj: Any) -> bytes:
     """The one byte string of ``obj`` that a hash covers: sorted keys, no spaces, ASCII."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from pytest_mlgate.errors import ServeError
+from pytest_mlgate.strict_json import line as json_line
 
 NAME = "serve-check"
 CONCURRENCY = 4  # clients sending at once while latency is measured
@@ -129,8 +130,8 @@ def _body(example: Any) -> bytes:
 
     data = loggable(example)
     if "columns" in data:
-        return json.dumps({"dataframe_split": data}).encode()
-    return json.dumps({"inputs": data["data"]}).encode()
+        return json_line({"dataframe_split": data})
+    return json_line({"inputs": data["data"]})
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ cut off when the log is opened again, so every line in the file is a whole recor
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.errors import ConfigError
+from pytest_mlgate.strict_json import line as json_line
 
 try:
     import fcntl
@@ -69,8 +69,7 @@ class PredictionLog:
 
     def append(self, record: Mapping[str, Any]) -> bool:
         """Write one record as a line; False (counted, remembered) when the disk refused it."""
-        line = (json.dumps(record, allow_nan=False, separators=(",", ":"), default=str)
-                + "\n").encode("utf-8")
+        line = json_line(record)
         with self._locked():
             try:
                 view = memoryview(line)
