@@ -12,7 +12,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load", "profile"]
+__all__ = ["MlgateBaselineWarning", "MlgateInconclusiveWarning", "__version__", "load", "profile"]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,4 +24,9 @@ def __getattr__(name: str) -> Any:
         from pytest_mlgate.profiles import profile
 
         return profile
+    if name in ("MlgateInconclusiveWarning", "MlgateBaselineWarning"):
+        # So that -W ignore::pytest_mlgate.MlgateInconclusiveWarning (and filterwarnings) work.
+        from pytest_mlgate import verdicts
+
+        return getattr(verdicts, name)
     raise AttributeError(f"module 'pytest_mlgate' has no attribute {name!r}")

@@ -199,3 +199,24 @@ def test_v(mlgate):
     assert report["run"]["settings"]["margin"] == 0.01
     assert report["run"]["settings"]["required_gates"] == ["validation"]
     result.stdout.fnmatch_lines(["mlgate: gates PASSED; run complete; *"])
+
+
+def test_the_warning_classes_can_be_filtered_by_their_public_names(pytester: pytest.Pytester) -> None:
+    """-W ignore::pytest_mlgate.MlgateInconclusiveWarning stopped pytest with "module
+    'pytest_mlgate' has no attribute ..." (new-user trial): the classes lived in a private module."""
+    pytester.makeini("[pytest]\nmlgate_required_gates = validation\n")
+    pytester.makepyfile('''
+import warnings
+import pytest
+from pytest_mlgate.verdicts import MlgateInconclusiveWarning
+
+@pytest.mark.validation
+def test_warns():
+    warnings.warn(MlgateInconclusiveWarning("inconclusive on purpose"))
+''')
+    shown = run_pytest(pytester, "--mlgate")
+    assert shown.ret == 0 and "inconclusive on purpose" in shown.stdout.str()
+    for flag in ("ignore::pytest_mlgate.MlgateInconclusiveWarning", "error::pytest_mlgate.MlgateBaselineWarning"):
+        result = run_pytest(pytester, "--mlgate", "-W", flag)
+        assert result.ret == 0, result.stdout.str() + result.stderr.str()
+        assert ("inconclusive on purpose" in result.stdout.str()) == flag.startswith("error"), result.stdout.str()
