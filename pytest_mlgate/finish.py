@@ -159,8 +159,9 @@ def report_for_candidate(run_report: Mapping[str, Any], name: str,
     (``named``: test id -> candidate names). A test that named no candidate (or a candidate
     named from the session fixture) may be about any model, so every artefact keeps it."""
     def keep(test: Mapping[str, Any]) -> bool:
-        # pytest-xdist's loadgroup suffixes performance tests' node ids (plugin.PERF_GROUP).
-        names = named.get(str(test.get("nodeid", "")).removesuffix("@mlgate-performance"))
+        # pytest-xdist's loadgroup suffixes grouped tests' node ids with "@" and the group names.
+        nodeid = str(test.get("nodeid", ""))
+        names = named.get(nodeid, named.get(nodeid.rsplit("@", 1)[0]))
         return names is None or name in names
 
     return {**run_report, "tests": [t for t in run_report.get("tests", []) if keep(t)]}

@@ -346,7 +346,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _test_id(item: pytest.Item) -> str:
     # pytest-xdist's loadgroup appends "@group" to node ids; baselines and seeds use the real id.
-    return item.nodeid.split("@" + PERF_GROUP)[0]
+    # The suffix is "@" + the sorted names of all the item's xdist_group markers joined by "_"
+    # (ours and the user's): strip exactly that, so the seed and the baseline key are the plain
+    # run's also when the user groups a gated test themselves.
+    nodeid = item.nodeid
+    names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+    suffix = "@" + "_".join(sorted(names))
+    return nodeid[: -len(suffix)] if names and nodeid.endswith(suffix) else nodeid
 
 
 def _item_seed(item: pytest.Item) -> int:

@@ -201,3 +201,39 @@ def test_candidate(mlgate):
     assert run().ret == 0
     assert run("--mlgate", "-o", "mlgate_required_gates=integration").ret == 0
     assert not list(tmp.glob("mlgate-staging-*"))
+
+
+def test_a_test_the_user_groups_for_xdist_keeps_its_baseline_key_and_seed(pytester: pytest.Pytester) -> None:
+    """pytest-xdist's loadgroup can rename a grouped test "...::test_q@db" on its workers (its
+    remote.py does when the worker sees --dist loadgroup); the plugin stripped only its own
+    group's suffix, so a gated test in the user's group would get another baseline key under
+    -n 2 and its regression would never be compared (newcomer review). Whatever xdist does, the
+    key, the seed and the comparison must be the plain run's."""
+    pytester.makeini("[pytest]\nmlgate_required_gates = validation\n")
+    pytester.makepyfile('''
+import os
+import pytest
+
+@pytest.mark.xdist_group("db")
+@pytest.mark.validation(score=">= 0.1")
+def test_q(mlgate):
+    mlgate.record("score", float(os.environ["SCORE"]))
+    mlgate.record("seed", float(mlgate.seed % 1000))
+''')
+    import os
+    os.environ["SCORE"] = "0.9"
+    try:
+        first = run_pytest(pytester, "--mlgate", "--mlgate-seed", "5", "--mlgate-update-baseline", "--mlgate-report", "a.json")
+        assert first.ret == 0, first.stdout.str()
+        os.environ["SCORE"] = "0.2"
+        result = run_pytest(pytester, "--mlgate", "--mlgate-seed", "5", "--mlgate-report", "b.json", "--dist", "loadgroup",
+                            workers=2)
+    finally:
+        del os.environ["SCORE"]
+    plain, grouped = (load_report(pytester.path / f)["tests"][0] for f in ("a.json", "b.json"))
+    assert plain["key"] == grouped["key"]
+    seeds = [{m["name"]: m["value"] for m in t["metrics"]}["seed"] for t in (plain, grouped)]
+    assert seeds[0] == seeds[1], "the test's seed must not depend on xdist's renaming"
+    score = {m["name"]: m for m in grouped["metrics"]}["score"]
+    assert score["comparison"] is not None and score["comparison"]["verdict"] == "fail", score
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
