@@ -250,3 +250,21 @@ def test_a_metric_not_compared_with_its_baseline_never_shows_pass(
     assert props["mlgate.accuracy"] == "0.75"
     assert props["mlgate.accuracy.verdict"] == "not_compared"
     assert props["mlgate.f1.verdict"] == "fail"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_report_that_cannot_be_written_makes_every_other_report_say_fail(pytester: pytest.Pytester, run) -> None:
+    # The HTML page cannot be written (/proc refuses a new directory): the run exits 1, and the
+    # JSON, Markdown and JUnit reports say so. They used to say "pass", exit_status 0, no failures.
+    pytester.makepyfile(ALL_GATES)
+    result = run("--mlgate", "--mlgate-report", "r.json", "--mlgate-markdown", "r.md", "--junitxml", "j.xml",
+                 "--mlgate-html", "/proc/nonexistent-mlgate/x.html")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*failed: could not write the HTML report /proc/nonexistent-mlgate/x.html: *"])
+    report = load_report(pytester.path / "r.json")
+    assert report["verdict"] == "fail" and report["run"]["exit_status"] == 1
+    assert any("could not write the HTML report" in f for f in report["failures"])
+    md = (pytester.path / "r.md").read_text()
+    assert "## pytest-mlgate: gates passed, run failed" in md and "could not write the HTML report" in md
+    props = _junit(pytester.path / "j.xml")
+    assert props["mlgate.verdict"] == "fail" and props["mlgate.exit_status"] == "1"
