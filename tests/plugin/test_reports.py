@@ -268,3 +268,49 @@ def test_a_report_that_cannot_be_written_makes_every_other_report_say_fail(pytes
     assert "## pytest-mlgate: gates passed, run failed" in md and "could not write the HTML report" in md
     props = _junit(pytester.path / "j.xml")
     assert props["mlgate.verdict"] == "fail" and props["mlgate.exit_status"] == "1"
+
+
+HOSTILE = r'''
+import numpy as np
+import pandas as pd
+import pytest
+
+EVIL = ['<script>alert("id")</script>', '[click](javascript:alert(1)) ![t](https://evil.example/t.png)',
+        "a|b`c`\n</details>", "\u202eevil"]
+
+@pytest.mark.validation(**{EVIL[0]: ">= 0.9"})
+@pytest.mark.parametrize("p", EVIL, ids=EVIL)
+def test_v(mlgate, p):
+    mlgate.record(EVIL[0], 0.5)
+    mlgate.record(p, 0.3)
+
+@pytest.mark.unit
+def test_message():
+    assert False, 'msg <img src=x onerror=alert(1)> `tick` ![m](https://evil.example/m.png)'
+
+@pytest.mark.integration
+def test_drift(mlgate):
+    rng = np.random.default_rng(1)
+    cols = ['<b>col</b>', '[c](javascript:x)']
+    mlgate.check_drift(pd.DataFrame({c: rng.normal(size=300) for c in cols}),
+                       pd.DataFrame({c: rng.normal(loc=2.0, size=300) for c in cols}))
+'''
+
+
+def test_hostile_names_are_plain_text_in_the_markdown_summary(pytester: pytest.Pytester, run) -> None:
+    # Test ids, metric names, column names and messages are anyone's text: in a GitHub job
+    # summary a <script>, an <img> or a [link](javascript:...) from them used to be live.
+    import re
+
+    pytester.makepyfile(HOSTILE)
+    result = run("--mlgate", "--mlgate-markdown", "s.md")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    md = (pytester.path / "s.md").read_text()
+    assert "### What failed" in md and "col" in md and "evil.example/m.png" in md
+    # The only HTML is the renderer's own <details>/<summary>.
+    tags = set(re.findall(r"</?[A-Za-z][^\s>]*", md))
+    assert tags <= {"<details", "</details", "<summary", "</summary"}, tags
+    assert not re.search(r"(?<!\\)\](?=[(\[:])", md), "a link or an image survived"
+    assert "`" not in md.replace("\\`", "") and "\u202e" not in md
+    assert md.count("<details>") == md.count("</details>") <= 1
+    assert "[click\\](javascript:alert(1)) ![t\\](https://evil.example/t.png)" in md
