@@ -314,3 +314,23 @@ def test_hostile_names_are_plain_text_in_the_markdown_summary(pytester: pytest.P
     assert "`" not in md.replace("\\`", "") and "\u202e" not in md
     assert md.count("<details>") == md.count("</details>") <= 1
     assert "[click\\](javascript:alert(1)) ![t\\](https://evil.example/t.png)" in md
+
+
+def test_a_metric_recorded_twice_is_one_junit_property_with_the_final_value(pytester: pytest.Pytester, run) -> None:
+    import xml.etree.ElementTree as ET
+
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_twice(mlgate):
+    mlgate.record("accuracy", 0.99)
+    mlgate.record("accuracy", 0.5)
+''')
+    result = run("--mlgate", "--junitxml", "j.xml", "--mlgate-report", "r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    (case,) = ET.parse(pytester.path / "j.xml").getroot().iter("testcase")
+    values = [p.get("value") for p in case.iter("property") if p.get("name") == "mlgate.accuracy"]
+    assert values == ["0.5"]
+    (m,) = next(t for t in load_report(pytester.path / "r.json")["tests"] if "test_twice" in t["nodeid"])["metrics"]
+    assert m["value"] == 0.5
