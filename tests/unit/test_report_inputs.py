@@ -285,3 +285,32 @@ def test_a_temp_file_a_killed_writer_left_is_removed_by_the_next_write(tmp_path:
     replace(tmp_path / "x.html", b"page")
     assert (tmp_path / "x.html").read_bytes() == b"page"
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_long_mathtext_and_bidi_names_are_drawn_not_replaced_by_an_error(
+        real_report: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A name over ~110 characters made the label margin wider than the figure ("left cannot be
+    # >= right"), "$\frac{a}{$" was parsed as mathtext and failed: the plot was replaced by an
+    # error. U+202E in a name reversed the text after it.
+    long_name, math_name, bidi = "m" * 300, "$\\frac{a}{$ " + "x", "\u202eevil"
+    doc = copy.deepcopy(real_report)
+    model = doc["tests"][_test_index(doc, "test_model")]
+    for m, new in zip((m for m in model["metrics"] if "slice" not in (m.get("info") or {})),
+                      (long_name, math_name), strict=False):
+        m["name"] = new
+    for m in model["metrics"]:
+        if "slice" in (m.get("info") or {}):
+            m["info"]["slice"] = bidi + " " + "s" * 200
+    drift = doc["tests"][_test_index(doc, "test_drift")]
+    for item in drift["series"]["items"]:
+        for c in item.get("columns", []):
+            c["name"] = "$x^2$ " + "c" * 400
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    status, err = _report_cli(capsys, str(tmp_path / "r.json"), "--html", str(tmp_path / "o.html"))
+    assert status == 0, err
+    html = (tmp_path / "o.html").read_text()
+    assert "could not draw this plot" not in html
+    assert html.count("<svg") >= 4
+    svgs = "".join(html.split("<svg")[1:])
+    assert "\u202e" not in svgs and "\u2026" in svgs  # stripped from, and cut short on, the plots
+    assert long_name in html  # the table keeps the name whole
