@@ -56,6 +56,12 @@ def _shown_in_terminal(m: Mapping[str, Any]) -> bool:
     return not (m.get("method") == "benchmark" and m.get("verdict") in (None, "none"))
 
 
+def _limit(m: Mapping[str, Any]) -> float | None:
+    """The metric's threshold value, which its value is printed apart from (tables.fmt)."""
+    value = (m.get("threshold") or {}).get("value")
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _threshold_cell(m: Mapping[str, Any]) -> str:
     th = m.get("threshold") or {}
     text = str(th.get("text", "-")) if th else "-"
@@ -82,7 +88,7 @@ def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[
             rows.append([
                 t["nodeid"] if markdown else _short_test(t["nodeid"]),
                 m["name"],
-                fmt(m["value"]) if not isinstance(m["value"], str) else m["value"],
+                fmt(m["value"], against=_limit(m)) if not isinstance(m["value"], str) else m["value"],
                 fmt_interval(m.get("low"), m.get("high")),
                 _threshold_cell(m),
                 base,

@@ -30,8 +30,28 @@ def md_text(text: object) -> str:
     return _MD_SPECIAL.sub(lambda m: "\\" + m.group(), s)
 
 
-def fmt(x: float | int | None, digits: int = 4) -> str:
-    """A number as a short string: 4 significant digits, '-' for missing."""
+def fmt(x: float | int | None, digits: int = 4, *, against: float | int | None = None) -> str:
+    """A number as a short string, '-' for missing: ``digits`` significant digits from 1 up,
+    ``digits`` decimals below 1 (0.9123, 0.05), scientific below 0.001 and from 1e6.
+
+    ``against``: the number it is shown beside (its threshold). When the two differ but would
+    print the same (0.89996 beside ``>= 0.9``), digits are added until they print apart, so a
+    failing value never reads as equal to the limit it missed."""
+    text = _fmt(x, digits)
+    if against is None or x is None or isinstance(x, bool):
+        return text
+    try:
+        differ = float(x) != float(against) and math.isfinite(float(x)) and math.isfinite(float(against))
+    except (TypeError, ValueError, OverflowError):
+        return text
+    more = digits
+    while differ and more < 17 and text == _fmt(against, more):
+        more += 1
+        text = _fmt(x, more)
+    return text
+
+
+def _fmt(x: float | int | None, digits: int) -> str:
     if x is None:
         return "-"
     if isinstance(x, int) and not isinstance(x, bool):
