@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,11 +174,34 @@ def _byte_at(fd: int, offset: int) -> bytes:
     return os.read(fd, 1)
 
 
+#: A temp file of ``replace`` untouched this long (seconds) was left by a writer that was
+#: killed (kill -9, power loss) between creating and renaming it; the next write removes it.
+STALE_TEMP_S = 600.0
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Remove ``.NAME.XXXXXXXX.tmp`` files next to ``target`` (our own naming: tempfile's eight
+    random characters) that no writer has touched for STALE_TEMP_S."""
+    import time
+
+    pattern = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.tmp")
+    cutoff = time.time() - STALE_TEMP_S
+    with contextlib.suppress(OSError), os.scandir(target.parent) as entries:
+        for entry in entries:
+            if pattern.fullmatch(entry.name):
+                with contextlib.suppress(OSError):
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
+                        os.unlink(entry.path)
+
+
 def replace(path: StrPath, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically: a temp file next to it, fsync, rename, fsync
-    the directory. On any error the temp file is removed and ``path`` is as it was."""
+    the directory. On any error the temp file is removed and ``path`` is as it was; a temp file
+    an earlier, killed writer left is removed (``_remove_stale_temps``)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates 0600; give the file the mode an ordinary open() would (0666 & ~umask).
@@ -220,6 +243,30 @@ def output_file_problem(path: StrPath, *, make_parents: bool) -> str | None:
             return f"the directory {parent} does not exist; create it first (mkdir -p {parent})"
     except OSError as exc:  # ENAMETOOLONG, EACCES on a parent, ...: what stat() itself refuses
         return f"{exc.strerror or exc}; give a shorter or accessible path"
+    return None
+
+
+def same_file_problem(outputs: Sequence[tuple[str, StrPath]],
+                      inputs: Sequence[tuple[str, StrPath]] = ()) -> str | None:
+    """Why two of ``outputs`` (label, path), or an output and one of ``inputs``, are one file
+    (after following symlinks), or None. One would overwrite the other, or an input would be
+    replaced by what was rendered from it. A stream output (/dev/stdout) is appended to, so it
+    may be named twice."""
+    seen: dict[str, str] = {}
+    for what, path in inputs:
+        with contextlib.suppress(OSError, ValueError):
+            if os.path.exists(path):
+                seen.setdefault(os.path.realpath(path), what)
+    for what, path in outputs:
+        try:
+            if is_stream(path):
+                continue
+            real = os.path.realpath(path)
+        except (OSError, ValueError):
+            continue
+        other = seen.setdefault(real, what)
+        if other != what:
+            return f"{other} and {what} are the same file, so one would overwrite the other; give each its own path"
     return None
 
 

@@ -56,12 +56,11 @@ def finish_run(result: RunResult, settings: Settings, *, exitstatus: int, candid
         # The reports are written once the exit status is final, so that they state it.
         failed = bool(result.failures) or (result.delivery is not None and result.delivery.get("status") == "failed") \
             or (result.baseline.get("status") == "failed")
-        if settings.gate_mode and not collect_only and failed and status == EXIT_OK:
+        can_fail = settings.gate_mode and not collect_only
+        if can_fail and failed and status == EXIT_OK:
             status = EXIT_TESTS_FAILED
         result.conclude(int(status))
-        write_reports(settings, result)
-    if settings.gate_mode and not collect_only and result.failures and status == EXIT_OK:
-        status = EXIT_TESTS_FAILED  # a report that could not be written
+        status = write_reports(settings, result, int(status), can_fail=can_fail)
     return int(status)
 
 
@@ -76,38 +75,77 @@ def baseline_info(path: Any, loaded: bool, status: str, message: str = "", *,
             "message": message}
 
 
-def write_reports(settings: Settings, result: RunResult) -> None:
+def write_reports(settings: Settings, result: RunResult, status: int = EXIT_OK, *,
+                  can_fail: bool = True) -> int:
+    """Write the HTML page, the Markdown summary, the JSON report and the job summary; returns
+    the exit status. A report that cannot be written is a failure of the run (when ``can_fail``):
+    it goes into ``failures`` and the exit status, and every report written before it is
+    written again, so that no report says "pass" beside a run that exited 1."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY") if settings.gate_mode else None
-    if settings.report is None and settings.markdown is None and settings.html is None and not summary:
-        return
+    outputs: list[tuple[str, Any]] = [
+        (kind, path) for kind, path in (("html", settings.html), ("markdown", settings.markdown),
+                                        ("json", settings.report), ("summary", summary))
+        if path is not None and path != ""]
+    if not outputs:
+        return status
+    written: dict[str, int] = {}  # output -> len(result.failures) when it was written
+    refused: set[str] = set()
+    cache: dict[tuple[str, int], Any] = {}
+
+    def content(kind: str) -> Any:
+        key = (kind, len(result.failures))
+        if key not in cache:
+            report = cache.setdefault(("json", key[1]), result.to_json())
+            if kind == "markdown" or kind == "summary":
+                from pytest_mlgate.report.render import render_markdown
+
+                cache[key] = render_markdown(report)
+            elif kind == "html":
+                from pytest_mlgate.report.html import render_html
+
+                cache[key] = render_html(report)
+        return cache[key]
+
+    # The job summary is appended to, so it is written last and once; a second pass rewrites
+    # what was written before a later write failed.
+    for _ in range(2):
+        for kind, path in outputs:
+            if kind in refused or written.get(kind) == len(result.failures) or (kind == "summary" and kind in written):
+                continue
+            problem = _write_one(kind, path, content)
+            if problem is None:
+                written[kind] = len(result.failures)
+                continue
+            refused.add(kind)
+            result.failures.append(problem)
+            if can_fail and status == EXIT_OK:
+                status = EXIT_TESTS_FAILED
+            if "exit_status" in result.run:
+                result.run["exit_status"] = int(status)
+    return status
+
+
+def _write_one(kind: str, path: Any, content: Callable[[str], Any]) -> str | None:
+    """Write one report; None, or the line for ``failures`` saying why it could not be."""
     from pytest_mlgate.atomic import write_output
-    from pytest_mlgate.report.render import render_markdown
+    from pytest_mlgate.errors import MlgateError
     from pytest_mlgate.strict_json import file_bytes
 
-    report = result.to_json()
-    markdown = render_markdown(report) if settings.markdown is not None or summary else ""
-    for path, is_json in ((settings.report, True), (settings.markdown, False)):
-        if path is None:
-            continue
-        try:
-            write_output(path, file_bytes(report) if is_json else markdown.encode("utf-8"))
-        except OSError as exc:
-            result.failures.append(f"could not write the report {path}: {exc.strerror or exc}")
-    if settings.html is not None:
-        from pytest_mlgate.errors import MlgateError
-        from pytest_mlgate.report.html import write_html
-
-        try:
-            write_html(settings.html, report)
-        except (OSError, MlgateError) as exc:
-            why = exc.strerror or exc if isinstance(exc, OSError) else exc
-            result.failures.append(f"could not write the HTML report {settings.html}: {why}")
-    if summary:
-        try:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(markdown)
-        except OSError as exc:
-            result.failures.append(f"could not append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror or exc}")
+    what = {"html": "the HTML report", "summary": "GITHUB_STEP_SUMMARY"}.get(kind, "the report")
+    try:
+        if kind == "summary":
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(content(kind))
+        elif kind == "json":
+            write_output(path, file_bytes(content(kind)))
+        else:
+            write_output(path, content(kind).encode("utf-8"))
+    except (OSError, MlgateError) as exc:
+        why = exc.strerror or exc if isinstance(exc, OSError) else exc
+        if kind == "summary":
+            return f"could not append to GITHUB_STEP_SUMMARY {path}: {why}"
+        return f"could not write {what} {path}: {why}"
+    return None
 
 
 def update_baseline(settings: Settings, result: RunResult, rootpath: Path) -> dict[str, Any]:

@@ -85,6 +85,12 @@ class Mlgate:
         if m.info.get("fingerprint"):
             self._record.fingerprints[m.name] = str(m.info["fingerprint"])
         prop = (f"mlgate.{m.name}", m.value)
+        # Recorded again: the JUnit file keeps one property per metric, the final value (as
+        # the JSON report does), not one per call.
+        earlier = {id(p) for p in self._record.properties if p[0] == prop[0]}
+        if earlier:
+            self._item.user_properties[:] = [p for p in self._item.user_properties if id(p) not in earlier]
+            self._record.properties[:] = [p for p in self._record.properties if id(p) not in earlier]
         self._item.user_properties.append(prop)
         self._record.properties.append(prop)
         self._item.config.hook.pytest_mlgate_metric_recorded(item=self._item, measurement=m)

@@ -10,7 +10,6 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -298,17 +297,11 @@ def _check_collisions(settings: Settings, from_cli: dict[str, bool]) -> None:
     named.append((f"{base} = {settings.baseline}", settings.baseline))
     named.append((f"the baseline's samples file {side_path(settings.baseline)} (from {base})",
                   side_path(settings.baseline)))
-    from pytest_mlgate.atomic import is_stream
+    from pytest_mlgate.atomic import same_file_problem
 
-    seen: dict[Path, str] = {}
-    for what, path in named:
-        if is_stream(path):  # /dev/stdout: written through, appended to, so nothing is lost
-            continue
-        real = Path(os.path.realpath(path))
-        other = seen.setdefault(real, what)
-        if other != what:
-            raise ConfigError(f"{other} and {what} are the same file, so one would overwrite the "
-                              "other; give each its own path")
+    problem = same_file_problem(named)
+    if problem:
+        raise ConfigError(problem)
 
 
 def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:

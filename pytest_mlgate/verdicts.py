@@ -40,7 +40,7 @@ def threshold_verdict(t: Threshold, m: Measurement, policy: str) -> tuple[str, s
     """("pass"|"fail", failure text or None)."""
     value = m.value
     if math.isnan(value) or not t.holds(value):
-        return "fail", f"{m.name} {_f(value)} {t.op} {_f(t.value)}: threshold not met"
+        return "fail", f"{m.name} {_f(value, t.value)} {t.op} {_f(t.value)}: threshold not met"
     if policy == "confident" and m.has_interval:
         edge = m.low if t.higher_is_better else m.high
         assert edge is not None
@@ -64,10 +64,10 @@ def _busy_share(m: Measurement) -> float | None:
     return share if share > BUSY_SHARE else None
 
 
-def _f(x: float | None) -> str:
+def _f(x: float | None, against: float | None = None) -> str:
     from pytest_mlgate.report.tables import fmt
 
-    return fmt(x)
+    return fmt(x, against=against)
 
 
 def _compare_baseline(record: Record, m: Measurement, settings: Settings,

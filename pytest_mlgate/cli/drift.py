@@ -165,6 +165,13 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--json {args.json_out}: {problem}")
     if args.html:
         _check_html(args.html)
+    from pytest_mlgate.atomic import same_file_problem
+
+    problem = same_file_problem(
+        [(f"--{flag} {path}", path) for flag, path in (("html", args.html), ("json", args.json_out)) if path],
+        [(f"the reference {args.reference}", args.reference), (f"the data file {args.data}", args.data)])
+    if problem:
+        raise ConfigError(problem)
     prof, source = _load_reference(args.reference, args.registry)
     current = read_table(args.data)
     kwargs: dict[str, Any] = {}
@@ -176,18 +183,20 @@ def run(args: argparse.Namespace) -> int:
     except MlgateError as exc:
         raise DriftError(f"comparing {args.data} with the reference {source}: {_cli_words(str(exc))}") from None
     if args.json_out:
-        from pytest_mlgate.atomic import write_json
+        from pytest_mlgate.report.command import write_page
+        from pytest_mlgate.strict_json import file_bytes
 
-        write_json(args.json_out, result.to_json())
+        write_page(args.json_out, file_bytes(result.to_json()).decode("utf-8"))
     if args.html:
+        from pytest_mlgate.report.command import write_page
         from pytest_mlgate.report.drift_document import drift_document
-        from pytest_mlgate.report.html import write_html
+        from pytest_mlgate.report.html import render_html
         from pytest_mlgate.report.series import drift
 
         doc = drift_document(result, drift(result, prof, current), reference=args.reference, data=args.data)
         k, n = len(result.drifted_columns), len(result.columns)
-        write_html(args.html, doc, title="mlgate drift",
-                   headline=f"Drift in {k} of {n} columns" if k else f"No drift in {n} columns")
+        write_page(args.html, render_html(doc, title="mlgate drift",
+                                          headline=f"Drift in {k} of {n} columns" if k else f"No drift in {n} columns"))
     if args.markdown:
         verdict = "**drift**" if result.drifted else "no drift"
         print(f"{verdict}: {len(result.drifted_columns)} of {len(result.columns)} columns\n")

@@ -24,30 +24,48 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_mlgate.atomic import output_file_problem, write_text
-    from pytest_mlgate.report.html.document import load_report
+    from pytest_mlgate.atomic import output_file_problem, same_file_problem
+    from pytest_mlgate.report.html.document import ReportError, load_report
 
     if not args.html and not args.markdown:
         raise ConfigError("mlgate report: nothing to write; give --html PATH and/or --markdown PATH")
-    for flag, path in (("--html", args.html), ("--markdown", args.markdown)):
-        problem = path and output_file_problem(path, make_parents=True)
+    outputs = [(f"{flag} {path}", path) for flag, path in (("--html", args.html), ("--markdown", args.markdown))
+               if path]
+    for what, path in outputs:
+        problem = output_file_problem(path, make_parents=True)
         if problem:
-            raise ConfigError(f"{flag} {path}: {problem}")
+            raise ConfigError(f"{what}: {problem}")
+    problem = same_file_problem(outputs, [(f"the report {args.report}", args.report)])
+    if problem:
+        raise ConfigError(problem)
     report = load_report(args.report)
+    # Everything is rendered before anything is written: a report that cannot be rendered
+    # leaves no output half done.
+    pages: list[tuple[str, str]] = []
     if args.html:
-        from pytest_mlgate.report.html import write_html
+        from pytest_mlgate.report.html import render_html
 
-        write_html(args.html, report, source=repr(args.report))
-        print(f"wrote {args.html}")
+        pages.append((args.html, render_html(report, source=repr(args.report))))
     if args.markdown:
-        from pytest_mlgate.report.html.document import ReportError
         from pytest_mlgate.report.render import render_markdown
 
         try:
-            text = render_markdown(report)
-        except (KeyError, TypeError, ValueError) as exc:
+            pages.append((args.markdown, render_markdown(report)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ReportError(f"{args.report!r} lacks what the Markdown summary needs "
                               f"({type(exc).__name__}: {exc}); was it written by pytest --mlgate-report?") from None
-        write_text(args.markdown, text)
-        print(f"wrote {args.markdown}")
+    for path, text in pages:
+        write_page(path, text)
+        print(f"wrote {path}")
     return 0
+
+
+def write_page(path: str, text: str) -> None:
+    """Write a rendered page as every report is written (atomic.write_output); ConfigError
+    naming the path when it cannot be."""
+    from pytest_mlgate.atomic import write_output
+
+    try:
+        write_output(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -44,7 +44,7 @@ def is_budget(m: Mapping[str, Any]) -> bool:
 
 def value_text(m: Mapping[str, Any]) -> str:
     value = m.get("value")
-    text = value if isinstance(value, str) else fmt(_num(value))
+    text = value if isinstance(value, str) else fmt(_num(value), against=_num((m.get("threshold") or {}).get("value")))
     if m.get("low") is not None and m.get("high") is not None:
         text += " " + fmt_interval(_num(m["low"]), _num(m["high"]))
     return str(text)
@@ -68,9 +68,9 @@ def threshold_reason(m: Mapping[str, Any]) -> str:
         return (f"the interval {fmt_interval(_num(m.get('low')), _num(m.get('high')))} does not clear "
                 f"the threshold {th.get('text', '')} (threshold policy: confident)")
     if lower and is_budget(m):
-        return f"budget blown: {fmt(value)} over the budget {th.get('text', '')}"
+        return f"budget blown: {fmt(value, against=limit)} over the budget {th.get('text', '')}"
     word = "above" if lower else "below"
-    return f"{word} the threshold: {fmt(value)}, needs {th.get('text', '')}"
+    return f"{word} the threshold: {fmt(value, against=limit)}, needs {th.get('text', '')}"
 
 
 def comparison_reason(m: Mapping[str, Any], inconclusive_fails: bool = False) -> str:

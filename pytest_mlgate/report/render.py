@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_mlgate.report.tables import fmt, fmt_change, fmt_interval, render
+from pytest_mlgate.report.tables import fmt, fmt_change, fmt_interval, md_text, render
 
 GATE_HEADERS = ("gate", "passed", "failed", "errored", "skipped", "verdict")
 METRIC_HEADERS = ("test", "metric", "value", "interval", "threshold", "baseline", "change", "verdict")
@@ -56,6 +56,12 @@ def _shown_in_terminal(m: Mapping[str, Any]) -> bool:
     return not (m.get("method") == "benchmark" and m.get("verdict") in (None, "none"))
 
 
+def _limit(m: Mapping[str, Any]) -> float | None:
+    """The metric's threshold value, which its value is printed apart from (tables.fmt)."""
+    value = (m.get("threshold") or {}).get("value")
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _threshold_cell(m: Mapping[str, Any]) -> str:
     th = m.get("threshold") or {}
     text = str(th.get("text", "-")) if th else "-"
@@ -82,7 +88,7 @@ def metric_rows(report: Mapping[str, Any], markdown: bool = False) -> list[list[
             rows.append([
                 t["nodeid"] if markdown else _short_test(t["nodeid"]),
                 m["name"],
-                fmt(m["value"]) if not isinstance(m["value"], str) else m["value"],
+                fmt(m["value"], against=_limit(m)) if not isinstance(m["value"], str) else m["value"],
                 fmt_interval(m.get("low"), m.get("high")),
                 _threshold_cell(m),
                 base,
@@ -188,22 +194,24 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """The job summary: a headline, what failed and why, the gates, the metrics that decide;
     everything else folded into a ``<details>`` block (GitHub Markdown, no other HTML)."""
     run = report["run"]
-    title = _headline(report).replace("PASSED", "passed").replace("FAILED", "failed") + _not_run(report)
+    # Every string from the report goes through md_text (test ids, names, messages are anyone's
+    # text); only the headings, bold markers and <details> written here are Markdown or HTML.
+    title = md_text(_headline(report).replace("PASSED", "passed").replace("FAILED", "failed") + _not_run(report))
     out = [f"## pytest-mlgate: {title}", ""]
     failed = _failure_rows(report)
     gates = report["gates"]
     n_pass = sum(1 for g in gates.values() if g["verdict"] == "pass")
     git = run.get("git") or {}
-    commit = str(git.get("commit") or "unknown")[:12]
+    commit = md_text(str(git.get("commit") or "unknown")[:12])
     head = (f"**{len(failed)} failure{'s' if len(failed) != 1 else ''}**" if failed
             else f"**{n_pass} of {len(gates)} gates passed**")
     out += [f"{head} · run {'complete' if run['complete'] else '**incomplete**'} · "
-            f"seed {run['seed']} · commit {commit}", ""]
+            f"seed {md_text(run['seed'])} · commit {commit}", ""]
     lead = not_compared_lines(report, limit=50)
     if lead:
-        out += [f"**{lead[0]}**", ""] + [f"- {line.strip()}" for line in lead[1:]] + [""]
+        out += [f"**{md_text(lead[0])}**", ""] + [f"- {md_text(line.strip())}" for line in lead[1:]] + [""]
     if not run["complete"]:
-        out.append("**Incomplete run:** " + "; ".join(run.get("incomplete_reasons", [])))
+        out.append("**Incomplete run:** " + md_text("; ".join(map(str, run.get("incomplete_reasons", [])))))
         out.append("")
     if failed:
         out += ["### What failed", "", render(FAILURE_HEADERS, failed, markdown=True), ""]
@@ -223,6 +231,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
              if not line.strip().startswith("failed: ")] if failed else \
         [line.strip() for line in summary_lines(report)[1:]]
     if notes:
-        out += ["### Notes", ""] + [f"- {n}" for n in notes] + [""]
-    out.append(f"Seed {run['seed']}; commit {git.get('commit') or 'unknown'}; pytest-mlgate {report['plugin_version']}.")
+        out += ["### Notes", ""] + [f"- {md_text(n)}" for n in notes] + [""]
+    out.append(md_text(f"Seed {run['seed']}; commit {git.get('commit') or 'unknown'}; "
+                       f"pytest-mlgate {report['plugin_version']}."))
     return "\n".join(out) + "\n"

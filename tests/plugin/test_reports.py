@@ -255,3 +255,87 @@ def test_a_metric_not_compared_with_its_baseline_never_shows_pass(
     assert props["mlgate.accuracy"] == "0.75"
     assert props["mlgate.accuracy.verdict"] == "not_compared"
     assert props["mlgate.f1.verdict"] == "fail"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_report_that_cannot_be_written_makes_every_other_report_say_fail(pytester: pytest.Pytester, run) -> None:
+    # The HTML page cannot be written (/proc refuses a new directory): the run exits 1, and the
+    # JSON, Markdown and JUnit reports say so. They used to say "pass", exit_status 0, no failures.
+    pytester.makepyfile(ALL_GATES)
+    result = run("--mlgate", "--mlgate-report", "r.json", "--mlgate-markdown", "r.md", "--junitxml", "j.xml",
+                 "--mlgate-html", "/proc/nonexistent-mlgate/x.html")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*failed: could not write the HTML report /proc/nonexistent-mlgate/x.html: *"])
+    report = load_report(pytester.path / "r.json")
+    assert report["verdict"] == "fail" and report["run"]["exit_status"] == 1
+    assert any("could not write the HTML report" in f for f in report["failures"])
+    md = (pytester.path / "r.md").read_text()
+    assert "## pytest-mlgate: gates passed, run failed" in md and "could not write the HTML report" in md
+    props = _junit(pytester.path / "j.xml")
+    assert props["mlgate.verdict"] == "fail" and props["mlgate.exit_status"] == "1"
+
+
+HOSTILE = r'''
+import numpy as np
+import pandas as pd
+import pytest
+
+EVIL = ['<script>alert("id")</script>', '[click](javascript:alert(1)) ![t](https://evil.example/t.png)',
+        "a|b`c`\n</details>", "\u202eevil"]
+
+@pytest.mark.validation(**{EVIL[0]: ">= 0.9"})
+@pytest.mark.parametrize("p", EVIL, ids=EVIL)
+def test_v(mlgate, p):
+    mlgate.record(EVIL[0], 0.5)
+    mlgate.record(p, 0.3)
+
+@pytest.mark.unit
+def test_message():
+    assert False, 'msg <img src=x onerror=alert(1)> `tick` ![m](https://evil.example/m.png)'
+
+@pytest.mark.integration
+def test_drift(mlgate):
+    rng = np.random.default_rng(1)
+    cols = ['<b>col</b>', '[c](javascript:x)']
+    mlgate.check_drift(pd.DataFrame({c: rng.normal(size=300) for c in cols}),
+                       pd.DataFrame({c: rng.normal(loc=2.0, size=300) for c in cols}))
+'''
+
+
+def test_hostile_names_are_plain_text_in_the_markdown_summary(pytester: pytest.Pytester, run) -> None:
+    # Test ids, metric names, column names and messages are anyone's text: in a GitHub job
+    # summary a <script>, an <img> or a [link](javascript:...) from them used to be live.
+    import re
+
+    pytester.makepyfile(HOSTILE)
+    result = run("--mlgate", "--mlgate-markdown", "s.md")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    md = (pytester.path / "s.md").read_text()
+    assert "### What failed" in md and "col" in md and "evil.example/m.png" in md
+    # The only HTML is the renderer's own <details>/<summary>.
+    tags = set(re.findall(r"</?[A-Za-z][^\s>]*", md))
+    assert tags <= {"<details", "</details", "<summary", "</summary"}, tags
+    assert not re.search(r"(?<!\\)\](?=[(\[:])", md), "a link or an image survived"
+    assert "`" not in md.replace("\\`", "") and "\u202e" not in md
+    assert md.count("<details>") == md.count("</details>") <= 1
+    assert "[click\\](javascript:alert(1)) ![t\\](https://evil.example/t.png)" in md
+
+
+def test_a_metric_recorded_twice_is_one_junit_property_with_the_final_value(pytester: pytest.Pytester, run) -> None:
+    import xml.etree.ElementTree as ET
+
+    pytester.makepyfile('''
+import pytest
+
+@pytest.mark.validation(accuracy=">= 0.9")
+def test_twice(mlgate):
+    mlgate.record("accuracy", 0.99)
+    mlgate.record("accuracy", 0.5)
+''')
+    result = run("--mlgate", "--junitxml", "j.xml", "--mlgate-report", "r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    (case,) = ET.parse(pytester.path / "j.xml").getroot().iter("testcase")
+    values = [p.get("value") for p in case.iter("property") if p.get("name") == "mlgate.accuracy"]
+    assert values == ["0.5"]
+    (m,) = next(t for t in load_report(pytester.path / "r.json")["tests"] if "test_twice" in t["nodeid"])["metrics"]
+    assert m["value"] == 0.5

@@ -8,7 +8,7 @@ from typing import Any
 
 from pytest_mlgate.report.failures import failures
 from pytest_mlgate.report.junit import metric_properties, suite_properties
-from pytest_mlgate.report.render import render_markdown
+from pytest_mlgate.report.render import render_markdown, render_terminal
 
 
 def _metric(name: str, value: float, **kw: Any) -> dict[str, Any]:
@@ -165,3 +165,25 @@ def test_the_baseline_table_shows_the_comparisons_verdict_not_the_thresholds() -
                                             threshold_verdict="fail", comparison=unchanged, verdict="fail")]}]
     (row,) = _comparison_rows(render_html(report))
     assert row[0] == "accuracy" and row[1] == "baseline" and row[-1] == "PASS", row
+
+
+def test_a_value_that_missed_its_threshold_never_prints_equal_to_it() -> None:
+    # 0.89996 against ">= 0.9" printed "0.9 ... FAIL" and "below the threshold: 0.9, needs >= 0.9".
+    from pytest_mlgate.report.failures import threshold_reason, value_text
+    from pytest_mlgate.report.html.page import _metric_row
+    from pytest_mlgate.report.tables import fmt
+
+    m = {"name": "accuracy", "value": 0.89996, "low": None, "high": None, "verdict": "fail",
+         "threshold_verdict": "fail", "threshold": {"text": ">= 0.9", "op": ">=", "value": 0.9}}
+    report = {"schema": "pytest-mlgate/report", "schema_version": 1, "plugin_version": "0", "verdict": "fail",
+              "failures": [], "run": {"complete": True, "seed": 1, "incomplete_reasons": []},
+              "gates": {"validation": {"verdict": "fail", "required": True, "passed": 0, "failed": 1,
+                                       "errored": 0, "skipped": 0}},
+              "tests": [{"nodeid": "t.py::test_q", "gate": "validation", "outcome": "failed", "metrics": [m]}]}
+    assert threshold_reason(m) == "below the threshold: 0.89996, needs >= 0.9"
+    assert value_text(m) == "0.89996"
+    assert _metric_row(m, False)["value"] == "0.89996"
+    assert "| t.py::test_q | accuracy | 0.89996 | - | >= 0.9 |" in render_markdown(report)
+    assert "0.89996" in render_terminal(report)
+    # Apart from a threshold, and when they differ visibly anyway, the short form stays.
+    assert fmt(0.89996) == "0.9" and fmt(0.85, against=0.9) == "0.85" and fmt(0.9, against=0.9) == "0.9"

@@ -40,7 +40,8 @@ def render_html(report: Mapping[str, Any], **options: Any) -> str:
 
 
 def write_html(path: str | Path, report: Mapping[str, Any], **options: Any) -> None:
-    """Render ``report`` and write the page to ``path`` atomically."""
-    from pytest_mlgate.atomic import write_text
+    """Render ``report`` and write the page to ``path`` as every report is written
+    (atomic.write_output: a symlink followed, a stream written through); OSError is the caller's."""
+    from pytest_mlgate.atomic import write_output
 
-    write_text(Path(path), render_html(report, **options))
+    write_output(path, render_html(report, **options).encode("utf-8"))

@@ -41,7 +41,12 @@ _RC: dict[Any, Any] = {
     "grid.linewidth": 0.6,
     "legend.fontsize": 8.0,
     "legend.frameon": False,
+    # A name is text, never mathtext: "$x$" drawn as math, "$\\frac{a}{$" a crash of the plot.
+    "text.parse_math": False,
 }
+
+#: Characters of a name drawn on a plot; a longer one ends in an ellipsis (the table has it whole).
+LABEL_CHARS = 48
 
 
 def style() -> Any:
@@ -95,9 +100,19 @@ def _figure(width: float, height: float, *, left: float = 0.65, right: float = 0
     return fig
 
 
+def label(name: Any) -> str:
+    """``name`` as a plot draws it: bidirectional controls removed (U+202E would reverse the
+    text after it), at most LABEL_CHARS characters, a longer one cut with an ellipsis."""
+    from pytest_mlgate.report.tables import BIDI_CONTROLS
+
+    text = BIDI_CONTROLS.sub("", " ".join(str(name).splitlines()))
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "\u2026"
+
+
 def _label_width(labels: Sequence[str], size: float = 9.0) -> float:
-    """Inches that the longest of ``labels`` needs at font ``size`` (a generous estimate)."""
-    longest = max((len(str(x)) for x in labels), default=4)
+    """Inches that the longest of ``labels`` needs at font ``size`` (a generous estimate), at
+    most what LABEL_CHARS characters need: the plot keeps most of the figure's width."""
+    longest = min(max((len(str(x)) for x in labels), default=4), LABEL_CHARS)
     return 0.25 + longest * size * 0.0085
 
 
@@ -145,7 +160,7 @@ def forest(metrics: Sequence[Mapping[str, Any]]) -> str:
     from matplotlib.transforms import Affine2D
 
     n = len(metrics)
-    labels = [str(m.get("name")) + (f" ({_unit(m)})" if _unit(m) else "") for m in metrics]
+    labels = [label(str(m.get("name")) + (f" ({_unit(m)})" if _unit(m) else "")) for m in metrics]
     left, right, top, bottom = _label_width(labels) + 0.1, 0.35, 0.2, 0.05
     height = 0.3 + 0.42 * n
     fig = Figure(figsize=(WIDTH, height))
@@ -207,7 +222,7 @@ def forest(metrics: Sequence[Mapping[str, Any]]) -> str:
 
 def slices(parent: str, rows: Sequence[Mapping[str, Any]], threshold: Mapping[str, Any] | None) -> str:
     """Each slice's value and interval on one axis, the threshold as a line, failing slices red."""
-    names = [str((r.get("info") or {}).get("slice", r.get("name"))) for r in rows]
+    names = [label((r.get("info") or {}).get("slice", r.get("name"))) for r in rows]
     fig = _figure(WIDTH, 0.8 + 0.32 * len(rows), left=_label_width(names), top=0.15)
     ax = fig.subplots()
     _style(ax)
@@ -295,8 +310,9 @@ def classification(item: Mapping[str, Any], ece_metric: Mapping[str, Any] | None
                             color="white" if value > top / 2 else "#111827")
             ax.set_xticks(range(k))
             ax.set_yticks(range(k))
-            ax.set_xticklabels(classes, rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
-            ax.set_yticklabels(classes)
+            names = [label(c) for c in classes]
+            ax.set_xticklabels(names, rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
+            ax.set_yticklabels(names)
             ax.set(xlabel="predicted class", ylabel="true class", title="Confusion matrix (rows)")
     return _svg(fig, "classifier curves")
 
@@ -355,7 +371,7 @@ def latency(item: Mapping[str, Any], readings: Mapping[str, Mapping[str, Any]]) 
 def drift_effects(item: Mapping[str, Any]) -> str:
     """Every column's effect size against its threshold; drifted columns in red."""
     cols = item["columns"]
-    names = [str(c["name"]) for c in cols]
+    names = [label(c["name"]) for c in cols]
     fig = _figure(WIDTH, 1.0 + 0.2 * len(cols), left=_label_width(names, 8), top=0.3, bottom=0.7)
     ax = fig.subplots()
     _style(ax)
@@ -398,14 +414,14 @@ def drift_histograms(item: Mapping[str, Any]) -> str:
             ax.bar([i + 0.2 for i in idx], h["current"], width=0.4,
                    color=FAIL if c.get("drifted") else NEUTRAL, label="current")
             ax.set_xticks(idx)
-            ax.set_xticklabels(h["categories"], rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center",
+            ax.set_xticklabels([label(x) for x in h["categories"]], rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center",
                                fontsize=7)
         else:
             ax.stairs(h["reference"], h["edges"], fill=True, color=MUTED, alpha=0.45, label="reference")
             ax.stairs(h["current"], h["edges"], color=FAIL if c.get("drifted") else NEUTRAL, lw=1.6,
                       label="current")
         outside = int(h.get("current_outside") or 0)
-        ax.set_xlabel(str(c["name"]) + (f"\n({outside} current rows outside the reference range)"
+        ax.set_xlabel(label(c["name"]) + (f"\n({outside} current rows outside the reference range)"
                                           if outside else ""), fontsize=7 if outside else 9)
         ax.set_ylabel("share of rows")
         ax.set_title(("DRIFT: " if c.get("drifted") else "") + f"effect {c.get('effect') or 0:.3g}",

@@ -71,7 +71,7 @@ def _metric_row(m: Mapping[str, Any], inconclusive_fails: bool) -> dict[str, Any
     th = m.get("threshold") or {}
     value = m.get("value")
     return {
-        "name": m.get("name"), "value": value if isinstance(value, str) else fmt(_n(value)),
+        "name": m.get("name"), "value": value if isinstance(value, str) else fmt(_n(value), against=_n(th.get("value"))),
         "interval": fmt_interval(_n(m.get("low")), _n(m.get("high"))),
         "threshold": th.get("text", "-") + (f" (Holm p {fmt(_n(m['threshold_p']))})" if m.get("threshold_p") is not None else ""),
         "baseline": (fmt(_n(c.get("reference_value"))) + (" (champion)" if c.get("reference") == "champion" else "")) if c else "-",
