@@ -66,8 +66,9 @@ def line(obj: Any) -> bytes:
 
 
 def quoted(value: Any) -> str:
-    """``value`` as a JSON literal on one line: a string quoted for a Containerfile or YAML."""
-    return json.dumps(value, allow_nan=False)
+    """``value`` as a JSON literal on one line: a string quoted for a Containerfile or YAML, a
+    value quoted in an error message (a NaN as "nan", by the one policy)."""
+    return json.dumps(jsonable(value), allow_nan=False)
 
 
 def canonical(obj: Any) -> bytes:

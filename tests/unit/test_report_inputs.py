@@ -155,6 +155,18 @@ def test_a_series_count_that_is_text_is_an_error(real_report: dict[str, Any], tm
     assert status == 2 and f"tests[{i}].series.items[0].n is \"many\"" in err, err
 
 
+def test_a_bare_nan_in_a_report_is_refused(real_report: dict[str, Any], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The plugin writes a NaN as "nan"; a bare NaN (json.dumps' default) is no report it wrote,
+    and was rendered as if it were (newcomer review)."""
+    doc = copy.deepcopy(real_report)
+    doc["tests"][1]["metrics"][0]["value"] = float("nan")
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    status, err = _report_cli(capsys, str(tmp_path / "r.json"), "--html", str(tmp_path / "o.html"))
+    assert status == 2 and "NaN is not a JSON number" in err, err
+    assert not (tmp_path / "o.html").exists()
+
+
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     out = [prefix] if prefix else []
     if isinstance(node, dict):

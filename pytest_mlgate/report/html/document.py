@@ -3,7 +3,6 @@ the others instead of a traceback."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Mapping
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mlgate.errors import MlgateError
+from pytest_mlgate.strict_json import loads as strict_loads
+from pytest_mlgate.strict_json import quoted
 
 SCHEMA = "pytest-mlgate/report"
 #: The report schema versions this renderer reads.
@@ -104,7 +105,7 @@ def _shape_problem(value: Any, spec: Any = None, where: str = "") -> str:
             return f"{where or 'the report'} is {type(value).__name__}, expected an object"
         if "*" in spec:
             for key, item in value.items():
-                problem = _shape_problem(item, spec["*"], f"{where}[{json.dumps(str(key))}]")
+                problem = _shape_problem(item, spec["*"], f"{where}[{quoted(str(key))}]")
                 if problem:
                     return problem
             return ""
@@ -129,9 +130,9 @@ def _shape_problem(value: Any, spec: Any = None, where: str = "") -> str:
         return ""
     kinds = spec if isinstance(spec, tuple) else (spec,)
     if isinstance(value, bool) and bool not in kinds:
-        return f"{where} is {json.dumps(value)}, expected {_kind(spec)}"
+        return f"{where} is {quoted(value)}, expected {_kind(spec)}"
     if not isinstance(value, kinds):
-        shown = json.dumps(value)[:60] if isinstance(value, (str, int, float)) else type(value).__name__
+        shown = quoted(value)[:60] if isinstance(value, (str, int, float)) else type(value).__name__
         return f"{where} is {shown}, expected {_kind(spec)}"
     return ""
 
@@ -146,7 +147,7 @@ def load_report(path: str | Path) -> Mapping[str, Any]:
     except UnicodeDecodeError:
         raise ReportError(f"{str(p)!r} is not a text file; pass the JSON written by --mlgate-report") from None
     try:
-        doc = json.loads(text)
+        doc = strict_loads(text)  # a bare NaN or Infinity is no report the plugin wrote
     except (ValueError, RecursionError) as exc:
         raise ReportError(f"{str(p)!r} is not valid JSON ({str(exc)[:200]})") from None
     return check_report(doc, repr(str(p)))
