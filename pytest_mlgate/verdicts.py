@@ -1,6 +1,7 @@
 """The verdict engine: when a test body ends, every threshold of its marker and, in gate mode,
-every metric against the baseline, decided on its ``Record``. Plain Python: the fixture
-calls ``judge`` and fails the test with the lines it returns.
+every metric against the baseline, decided on its ``Record``. Plain Python: the plugin's
+``_finish`` (when the test body returns) calls ``judge`` and fails the test with the lines it
+returns.
 
 PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 """

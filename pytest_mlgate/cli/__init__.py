@@ -1,5 +1,6 @@
 """The ``mlgate`` command. Each module of this package registers the subcommands of one area
-(``delivery``: the registry and artefacts, ``baseline``, ``drift``); this one only wires them
+(``delivery``: the registry and artefacts, ``baseline``, ``drift``, ``serve``: serve and
+container; ``mlgate report`` lives in ``pytest_mlgate.report.command``); this one only wires them
 into one argument parser and turns user mistakes into a message and exit status 2."""
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ load it back safely and run deploy commands.
 Modules by role: ``staging`` (serialize a candidate), ``serialize`` (model and example formats),
 ``artifact`` (layout, names, manifest), ``registry`` (LocalRegistry, references and pins),
 ``verify``, ``signing`` (Ed25519 over the manifest), ``loader`` (``pytest_mlgate.load``),
-``card`` (README.md), ``deploy`` (commands), ``commands`` (CLI).
+``card`` (README.md), ``deploy`` (commands), ``operation`` (one registry operation's staging
+place, and the reaper), ``pipeline`` (publish, deploy, move the aliases). The command line is
+in ``pytest_mlgate.cli``.
 
 The names below are imported on first use, so that checking a setting (``settings`` validates
 aliases and deploy lines at start-up) does not import numpy and skops.

@@ -1,7 +1,8 @@
 """The performance gate's measurements: latency, throughput, memory, model size, regressions.
 
 Plain Python (no pytest): the ``mlgate`` fixture calls ``run_benchmark`` and ``measure_size``
-and the controller calls ``compare_performance`` against the baseline.
+and ``verdicts`` calls ``compare_performance`` against the baseline, in the process that ran
+the test.
 """
 
 from __future__ import annotations
