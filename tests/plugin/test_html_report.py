@@ -117,7 +117,10 @@ def test_the_page_in_a_browser_with_the_network_off(failing_run, mode: str, tmp_
     assert view.console_errors == []
     assert [u for u in view.requests if not u.startswith(("file:", "data:"))] == []
     probe = view.probe
-    assert probe["sections"][:3] == ["verdict", "failures", "gates"]
+    lead = probe["sections"][:probe["sections"].index("gates")]
+    # What could not be judged comes between the failures and the gates when there is any (a
+    # latency timed on a busy machine is inconclusive).
+    assert lead[:2] == ["verdict", "failures"] and set(lead[2:]) <= {"not-compared", "inconclusive"}, lead
     assert {"gate-unit", "gate-integration", "gate-performance", "gate-validation"} <= set(probe["sections"])
     assert Counter(p["kind"] for p in probe["plots"] if p["svg"] == 1) == EXPECTED_PLOTS
     assert all(p["width"] > 300 for p in probe["plots"]), probe["plots"]

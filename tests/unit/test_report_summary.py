@@ -187,3 +187,31 @@ def test_a_value_that_missed_its_threshold_never_prints_equal_to_it() -> None:
     assert "0.89996" in render_terminal(report)
     # Apart from a threshold, and when they differ visibly anyway, the short form stays.
     assert fmt(0.89996) == "0.9" and fmt(0.85, against=0.9) == "0.85" and fmt(0.9, against=0.9) == "0.9"
+
+
+def test_the_page_leads_with_what_was_not_compared_and_what_was_inconclusive() -> None:
+    """The terminal and the Markdown lead with the NOT COMPARED list; the page showed it only in a
+    tooltip, and an INCONCLUSIVE slowdown under a green "Gates passed" banner (new-user trial)."""
+    from pytest_mlgate.report.html import render_html
+
+    busy = {"metric": "latency_p50_ms", "verdict": "inconclusive", "reference": "baseline", "reference_value": 1.0,
+            "change": 8.7, "ratio": 9.75, "change_low": None, "change_high": None, "level": 0.9, "margin": 0.0,
+            "p_value": 0.001, "method": "benchmark",
+            "reason": "other processes used 61% of the CPUs while timing, so the slowdown cannot be told from contention"}
+    report = copy.deepcopy(REPORT)
+    report["verdict"], report["failures"] = "pass", []
+    report["run"]["settings"] = {"inconclusive": "pass"}
+    report["tests"] = [{"nodeid": "t.py::test_speed", "gate": "performance", "outcome": "passed", "message": "",
+                        "metrics": [_metric("latency_p50_ms", 9.75, method="benchmark", comparison=busy,
+                                            verdict="inconclusive")]}]
+    report["not_compared"] = [{"nodeid": "t.py::test_q", "metric": "accuracy",
+                               "reason": "the evaluation data has another fingerprint than the baseline's"}]
+    page = render_html(report)
+    gates_at = page.index('<section id="gates">')
+    nc_at, inc_at = page.index('<section id="not-compared">'), page.index('<section id="inconclusive">')
+    assert nc_at < gates_at and inc_at < gates_at
+    assert "the evaluation data has another fingerprint than the baseline&#39;s" in page[nc_at:inc_at]
+    assert "61% of the CPUs" in page[inc_at:gates_at] and "latency_p50_ms" in page[inc_at:gates_at]
+    # With mlgate_inconclusive = fail they are failures, listed as such, not here.
+    report["run"]["settings"] = {"inconclusive": "fail"}
+    assert '<section id="inconclusive">' not in render_html(report)

@@ -8,7 +8,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pytest_mlgate.report.failures import Failure, comparison_reason, failures, threshold_reason
+from pytest_mlgate.report.failures import (
+    Failure,
+    comparison_reason,
+    failures,
+    threshold_reason,
+    value_text,
+)
 from pytest_mlgate.report.html import charts
 from pytest_mlgate.report.html.document import check_report
 from pytest_mlgate.report.render import _verdict_word
@@ -181,10 +187,37 @@ def view(report: Mapping[str, Any]) -> dict[str, Any]:
                    "verdict_word": word(g.get("verdict")), "reason": g.get("reason", "")}
                   for name, g in gates.items() if isinstance(g, Mapping)],
         "failures": [{**f._asdict(), "anchor": _anchor(f.test) if f.test else ""} for f in failed],
+        # Led with, as the terminal and the Markdown do: what the verdicts could not judge.
+        "not_compared": [{"test": str(it.get("nodeid", "")), "anchor": _anchor(str(it.get("nodeid", ""))),
+                          "metric": str(it.get("metric", "")), "reason": str(it.get("reason", ""))}
+                         for it in report.get("not_compared") or [] if isinstance(it, Mapping)],
+        "inconclusive": [] if inconclusive_fails else _inconclusive(tests),
         "sections": sections, "baseline": report.get("baseline") or {}, "delivery": report.get("delivery"),
         "settings": settings, "n_plots": n_plots,
         "has_series": any(t.get("series") for t in tests),
     }
+
+
+def _inconclusive(tests: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Metrics whose verdict is INCONCLUSIVE (worse, but not significantly, or timed on a busy
+    machine) that the policy let pass: each with its reason in words, not only in a tooltip."""
+    out = []
+    for t in tests:
+        for m in t.get("metrics") or []:
+            if not isinstance(m, Mapping) or m.get("verdict") != "inconclusive":
+                continue
+            c = m.get("comparison") or {}
+            if c.get("verdict") == "inconclusive":
+                reason = str(c.get("reason") or comparison_reason(m, True))
+            else:
+                th = m.get("threshold") or {}
+                p = m.get("threshold_p")
+                reason = (f"misses the threshold {th.get('text', '')} on its value, but not significantly"
+                          + (f" (p = {fmt(_n(p))})" if p is not None else ""))
+            nodeid = str(t.get("nodeid", ""))
+            out.append({"test": nodeid, "anchor": _anchor(nodeid), "metric": str(m.get("name", "")),
+                        "value": value_text(m), "reason": reason})
+    return out
 
 
 @functools.cache
