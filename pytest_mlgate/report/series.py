@@ -298,10 +298,12 @@ def _drift_histogram(name: str, kind: str, reference: Any, current: Any) -> dict
             ref_v = np.repeat(np.asarray(rp.values, dtype=np.float64), np.asarray(rp.counts, dtype=np.int64))
         else:
             ref_v = numeric_values(reference[name])
-        both = np.concatenate([ref_v, cur_v])
-        lo, hi = np.percentile(both, [0.5, 99.5]) if both.size else (0.0, 1.0)
-        edges = np.linspace(lo, hi if hi > lo else lo + 1.0, 31)
-        ref_counts = np.histogram(np.clip(ref_v, edges[0], edges[-1]), bins=edges)[0].astype(np.float64)
+        # The axis is the reference's range, as a profile's histogram is: then "current rows
+        # outside the reference range" says what it means (an axis clipped at percentiles of
+        # both counted rows outside the axis under that name, and hid reference rows).
+        ref_fin = ref_v[np.isfinite(ref_v)]
+        edges = np.histogram_bin_edges(ref_fin if ref_fin.size else np.zeros(1), bins=30)
+        ref_counts = np.histogram(np.clip(ref_fin, edges[0], edges[-1]), bins=edges)[0].astype(np.float64)
     # Current values beyond the reference's range are counted in the end bins, and said so.
     cur_counts = np.histogram(np.clip(cur_v, edges[0], edges[-1]), bins=edges)[0].astype(np.float64)
     outside = int(((cur_v < edges[0]) | (cur_v > edges[-1])).sum())

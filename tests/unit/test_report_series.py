@@ -88,3 +88,26 @@ def test_a_damaged_series_costs_its_plot_not_the_page() -> None:
     html = render_html(report)
     assert html.count("could not draw this plot") == 2
     assert "plot data of series version 7 is not one this pytest-mlgate draws" in html
+
+
+def test_drift_histograms_count_the_current_rows_outside_the_reference_range() -> None:
+    """The caption "N current rows outside the reference range" counted rows outside an axis
+    clipped at percentiles of both frames, and the axis hid reference rows (new-user trial)."""
+    import pandas as pd
+
+    from pytest_mlgate.profiles import profile
+    from pytest_mlgate.stats.drift import check_drift
+
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"x": rng.uniform(0.0, 1.0, 2000)})
+    ref.loc[0, "x"] = 5.0  # one far reference row: inside the reference range by definition
+    cur = pd.DataFrame({"x": np.concatenate([rng.uniform(0.05, 0.95, 991), np.full(8, 7.5), [-1.0]])})
+    truly_outside = int(((cur["x"] < ref["x"].min()) | (cur["x"] > ref["x"].max())).sum())
+    assert truly_outside == 9
+    for reference in (ref, profile(ref)):
+        result = check_drift(reference, cur)
+        (col,) = series.drift(result, reference, cur)["columns"]
+        h = col["histogram"]
+        assert h["current_outside"] == truly_outside, (type(reference).__name__, h["edges"][0], h["edges"][-1], ref["x"].min())
+        assert h["edges"][0] <= ref["x"].min() and h["edges"][-1] >= 5.0
+        assert abs(sum(h["reference"]) - 1) < 1e-3
