@@ -122,7 +122,7 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
     lines = []
     verdict = _headline(report) + _not_run(report)
     status = "complete" if run["complete"] else "INCOMPLETE"
-    first = f"mlgate: {verdict}; run {status}; seed {run['seed']}"
+    first = f"mlgate: {verdict}; run {status}; seed {run.get('seed', 'none')}"
     if report.get("not_compared"):
         first += f"; {len(report['not_compared'])} metric(s) NOT COMPARED with their baseline"
     lines.append(first)
@@ -206,7 +206,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     head = (f"**{len(failed)} failure{'s' if len(failed) != 1 else ''}**" if failed
             else f"**{n_pass} of {len(gates)} gates passed**")
     out += [f"{head} · run {'complete' if run['complete'] else '**incomplete**'} · "
-            f"seed {md_text(run['seed'])} · commit {commit}", ""]
+            f"seed {md_text(run.get('seed', 'none'))} · commit {commit}", ""]
     lead = not_compared_lines(report, limit=50)
     if lead:
         out += [f"**{md_text(lead[0])}**", ""] + [f"- {md_text(line.strip())}" for line in lead[1:]] + [""]
@@ -232,6 +232,6 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         [line.strip() for line in summary_lines(report)[1:]]
     if notes:
         out += ["### Notes", ""] + [f"- {md_text(n)}" for n in notes] + [""]
-    out.append(md_text(f"Seed {run['seed']}; commit {git.get('commit') or 'unknown'}; "
-                       f"pytest-mlgate {report['plugin_version']}."))
+    out.append(md_text(f"Seed {run.get('seed', 'none')}; commit {git.get('commit') or 'unknown'}; "
+                       f"pytest-mlgate {report.get('plugin_version', '?')}."))
     return "\n".join(out) + "\n"

@@ -178,6 +178,30 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
+def test_a_null_field_reads_as_a_missing_one(real_report: dict[str, Any], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A null optional field renders as a missing one. A null threshold text and a null failures
+    list crashed the page (CI, hypothesis): a renderer's ``.get(key, default)`` got None instead
+    of the default. Every optional field of one depth is nulled at once (a null parent would
+    hide its children), so the page is rendered once per depth, not once per field."""
+    def optional(path: tuple[Any, ...]) -> bool:  # not a required field, a list item or a gate's
+        return not (isinstance(path[-1], int) or path[0] == "gates"
+                    or path in (("run",), ("tests",), ("verdict",), ("run", "complete"))
+                    or path[-1] in ("name", "nodeid", "schema", "schema_version")
+                    or (len(path) == 5 and path[2] == "metrics" and path[4] == "value"))
+
+    paths = [p for p in _paths(real_report) if optional(p)]
+    for depth in sorted({len(p) for p in paths}):
+        doc = copy.deepcopy(real_report)
+        for path in paths:
+            if len(path) == depth:
+                _set(doc, path, None)
+        (tmp_path / "r.json").write_text(json.dumps(doc))
+        status, err = _report_cli(capsys, str(tmp_path / "r.json"), "--html", str(tmp_path / "o.html"),
+                                  "--markdown", str(tmp_path / "o.md"))
+        assert status == 0, f"optional fields at depth {depth} set to null: {err}"
+
+
 WRONG = st.sampled_from(["text", 7, -1.5, True, [], [1, "x"], {}, {"k": 1}, None])
 
 

@@ -53,7 +53,8 @@ def check_report(doc: Any, source: str = "the report") -> Mapping[str, Any]:
     problem = _shape_problem(doc)
     if problem:
         raise ReportError(f"{source} is damaged: {problem}; write it again with --mlgate-report PATH")
-    return doc
+    pruned: Mapping[str, Any] = _without_nulls(doc, _REPORT)
+    return pruned
 
 
 # What each field the Markdown summary and the HTML page read must be, when present: a type
@@ -64,19 +65,19 @@ _THRESHOLD = {"text": str, "op": str, "value": _NUM}
 _COMPARISON = {"verdict": str, "reference": str, "reason": str, "change": _NUM, "ratio": _NUM,
                "reference_value": _NUM, "p_value": _NUM, "margin": _NUM, "change_low": _NUM,
                "change_high": _NUM}
-_METRIC = {"name!": str, "value": (int, float, str), "low": _NUM, "high": _NUM, "threshold": _THRESHOLD,
+_METRIC = {"name!": str, "value!": (int, float, str), "low": _NUM, "high": _NUM, "threshold": _THRESHOLD,
            "threshold_p": _NUM, "threshold_verdict": str, "comparison": _COMPARISON, "verdict": str,
            "method": str, "info": {"shared_cpu": (bool, int)}}
 _SERIES_ITEM = {"kind": str, "name": str, "n": int, "message": str, "outside": _NUM,
                 "columns": [{"name!": (str, int, float), "effect": _NUM, "threshold": _NUM}]}
 _TEST = {"nodeid!": str, "gate": str, "outcome": str, "message": str, "reruns": int, "duration_s": _NUM,
          "metrics": [_METRIC], "series": {"items": [_SERIES_ITEM]}}
-_GATE = {"verdict": str, "reason": str, "required": bool, "passed": int, "failed": int, "errored": int,
-         "skipped": int}
+_GATE = {"verdict!": str, "reason": str, "required!": bool, "passed!": int, "failed!": int, "errored!": int,
+         "skipped!": int}
 _REPORT = {
-    "verdict": str, "plugin_version": str, "failures": [(str,)],
+    "verdict!": str, "plugin_version": str, "failures": [(str,)],
     "not_compared": [{"nodeid": str, "metric": str, "reason": str}],
-    "run": {"complete": bool, "seed": (int, str), "incomplete_reasons": [(str,)], "duration_s": _NUM,
+    "run": {"complete!": bool, "seed": (int, str), "incomplete_reasons": [(str,)], "duration_s": _NUM,
             "started": str, "exit_status": int, "settings": {}, "args": [(str, int, float, bool)],
             "git": {"commit": str, "branch": str, "dirty": bool}},
     "gates": {"*": _GATE}, "tests": [_TEST],
@@ -135,6 +136,27 @@ def _shape_problem(value: Any, spec: Any = None, where: str = "") -> str:
         shown = quoted(value)[:60] if isinstance(value, (str, int, float)) else type(value).__name__
         return f"{where} is {shown}, expected {_kind(spec)}"
     return ""
+
+
+def _without_nulls(value: Any, spec: Any) -> Any:
+    """``value`` with every optional field that is null removed, where ``spec`` describes it: the
+    renderers read an optional field with ``.get(key, default)``, and a null must mean what a
+    missing field means, not reach them as None (a report whose threshold text was null crashed
+    the page)."""
+    if isinstance(spec, dict) and isinstance(value, Mapping):
+        if "*" in spec:
+            return {k: _without_nulls(v, spec["*"]) for k, v in value.items()}
+        out = {}
+        for key, item in value.items():
+            sub = spec.get(key, spec.get(key + "!"))
+            if sub is None:
+                out[key] = item
+            elif item is not None:
+                out[key] = _without_nulls(item, sub)
+        return out
+    if isinstance(spec, list) and isinstance(value, list):
+        return [_without_nulls(item, spec[0]) for item in value]
+    return value
 
 
 def load_report(path: str | Path) -> Mapping[str, Any]:
