@@ -336,3 +336,13 @@ def test_cli_serves_verifies_and_promotes_against_mlflow(server: Server, publish
     assert promote.returncode == 0, promote.stderr
     assert server.client().get_model_version_by_alias("iris", "champion").version == str(
         published.version)
+
+
+def test_an_mlflow_registry_without_a_tracking_uri_stops_the_run_at_start_up(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_model=GATED_TESTS)
+    result = run_pytest(pytester, "--mlgate", "--mlgate-deliver", "--mlgate-registry=mlflow:")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mlgate-registry = mlflow:*names no tracking server*"
+                                 "mlflow:http://127.0.0.1:5000*"])
+    assert "passed" not in result.stdout.str()
