@@ -201,6 +201,8 @@ def test_load_by_every_reference_form(server: Server, published: Published,
         model = pytest_mlgate.load(ref, registry=server.registry, expect_id=published.artifact_id,
                                    public_key=published.public_key)
         assert (model.predict_proba(published.X) == want).all(), ref
+    card = MlflowRegistry(server.registry).open("iris", read=["README.md"]).files["README.md"]
+    assert f"registry={server.registry!r},  # where it was published\n" in card.decode()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)  # models:/ without registry=
     assert (pytest_mlgate.load("models:/iris@production").predict_proba(published.X) == want).all()
     other = "sha256:" + "0" * 64
