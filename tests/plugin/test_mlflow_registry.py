@@ -348,3 +348,44 @@ def test_an_mlflow_registry_without_a_tracking_uri_stops_the_run_at_start_up(
     result.stderr.fnmatch_lines(["*--mlgate-registry = mlflow:*names no tracking server*"
                                  "mlflow:http://127.0.0.1:5000*"])
     assert "passed" not in result.stdout.str()
+
+
+CRASHING_PUBLISHER = '''
+import os, signal, sys
+from pathlib import Path
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from pytest_mlgate.delivery import stage_candidate
+from pytest_mlgate.delivery import mlflow_registry
+
+X, y = load_iris(return_X_y=True, as_frame=True)
+model = LogisticRegression(max_iter=500, C=0.5).fit(X, y)
+staged = stage_candidate(model, name="crash", example=X.head(3), staging_dir=Path("staging"))
+reg = mlflow_registry.MlflowRegistry(sys.argv[1])
+if sys.argv[2] == "crash":
+    # The publisher dies once the version is registered, before its commit point.
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+    reg._download = die
+reg.publish(staged, {}, aliases=["production"])
+'''
+
+
+def test_a_publisher_killed_after_registering_moves_nothing(server: Server,
+                                                            tmp_path: Path) -> None:
+    script = tmp_path / "publish.py"
+    script.write_text(CRASHING_PUBLISHER)
+    run = [sys.executable, str(script), server.registry]
+    first = subprocess.run([*run, "ok"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert first.returncode == 0, first.stderr
+    killed = subprocess.run([*run, "crash"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    client = server.client()
+    assert client.get_model_version("crash", "2").tags[STATUS_TAG] == PUBLISHING
+    assert client.get_model_version_by_alias("crash", "production").version == "1"
+    reg = MlflowRegistry(server.registry)
+    assert reg.aliases("crash") == {"latest": 1, "production": 1}
+    with pytest.raises(RegistryError, match="orphan"):
+        pytest_mlgate.load("models:/crash/2", registry=server.registry)
