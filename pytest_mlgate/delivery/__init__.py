@@ -5,7 +5,9 @@ Modules by role: ``staging`` (serialize a candidate), ``serialize`` (model and e
 ``artifact`` (layout, names, manifest), ``registry`` (LocalRegistry, references and pins),
 ``verify``, ``signing`` (Ed25519 over the manifest), ``loader`` (``pytest_mlgate.load``),
 ``card`` (README.md), ``deploy`` (commands), ``operation`` (one registry operation's staging
-place, and the reaper), ``pipeline`` (publish, deploy, move the aliases). The command line is
+place, and the reaper), ``pipeline`` (publish, deploy, move the aliases); ``registries``
+(either kind of registry, ``locate_ref``), ``registry_uri``, ``mlflow_registry``,
+``mlflow_model`` and ``mlflow_pyfunc`` (the MLflow Model Registry, extra ``mlflow``). The command line is
 in ``pytest_mlgate.cli``.
 
 The names below are imported on first use, so that checking a setting (``settings`` validates
