@@ -26,10 +26,10 @@ if TYPE_CHECKING:
         run_deploy_target,
     )
     from pytest_mlgate.delivery.loader import load
+    from pytest_mlgate.delivery.registries import locate_ref
     from pytest_mlgate.delivery.registry import (
         LocalRegistry,
         PublishedArtifact,
-        locate_ref,
         resolve_ref,
     )
     from pytest_mlgate.delivery.signing import generate_key_pair
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "DeployTarget": "deploy", "parse_deploy_targets": "deploy", "run_deploy_target": "deploy",
     "load": "loader", "LocalRegistry": "registry", "PublishedArtifact": "registry",
-    "locate_ref": "registry", "resolve_ref": "registry", "generate_key_pair": "signing",
+    "locate_ref": "registries", "resolve_ref": "registry", "generate_key_pair": "signing",
     "StagedCandidate": "staging", "stage_candidate": "staging", "verify_artifact": "verify",
 }
 
