@@ -227,7 +227,8 @@ def write_context(ref: str, outdir: str | os.PathLike[str], *,
     """Verify ``ref`` and write its build context into ``outdir`` (which must not exist, or be
     an empty directory)."""
     from pytest_mlgate.delivery.card import trusted_for_load
-    from pytest_mlgate.delivery.registry import locate_ref, open_verified
+    from pytest_mlgate.delivery.registries import locate_ref
+    from pytest_mlgate.delivery.registry import open_verified
     from pytest_mlgate.delivery.verify import Pin, open_artifact
     from pytest_mlgate.strict_json import loads
 

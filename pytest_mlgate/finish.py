@@ -241,7 +241,7 @@ def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, An
             named.setdefault(str(test), set()).add(c["name"])
     from pytest_mlgate.delivery.deploy import parse_deploy_targets
     from pytest_mlgate.delivery.pipeline import DeployHook, deliver_candidate
-    from pytest_mlgate.delivery.registry import LocalRegistry
+    from pytest_mlgate.delivery.registries import open_registry
     from pytest_mlgate.delivery.signing import load_signing_key
     from pytest_mlgate.delivery.staging import StagedCandidate
     from pytest_mlgate.errors import MlgateError
@@ -258,7 +258,7 @@ def deliver(settings: Settings, result: RunResult, candidates: list[dict[str, An
             for t in parse_deploy_targets(settings.deploy, default_timeout=settings.deploy_timeout)
         ]
         key = load_signing_key(settings.signing_key) if settings.signing_key else None
-        registry = LocalRegistry(settings.registry)
+        registry = open_registry(settings.registry)
         for c in by_name.values():
             entry, failure = deliver_candidate(registry, StagedCandidate.from_json(c),
                                                report_for_candidate(run_report, c["name"], named),

@@ -209,7 +209,9 @@ def _randomly_line(config: pytest.Config, seed: int, seeding: bool) -> list[str]
             f"gated tests and tests using the mlgate fixture from the mlgate seed instead"]
 
 
-def _rel(config: pytest.Config, path: Path) -> str:
+def _rel(config: pytest.Config, path: Path | str) -> str:
+    if isinstance(path, str):  # an MLflow registry URI
+        return path
     try:
         return str(path.relative_to(config.rootpath))
     except ValueError:

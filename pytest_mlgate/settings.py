@@ -34,7 +34,7 @@ class Option(NamedTuple):
 
     ini: str
     flag: str | None
-    kind: str  # "bool", "str", "path", "int", "float", "choice", "lines"
+    kind: str  # "bool", "str", "path", "registry", "int", "float", "choice", "lines"
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -68,7 +68,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_baseline", "--mlgate-baseline", "path", DEFAULT_BASELINE, "baseline file (relative to the rootdir)"),
     Option("mlgate_update_baseline", "--mlgate-update-baseline", "bool", False,
            "write the baseline from this run when every gate passed on a complete run"),
-    Option("mlgate_registry", "--mlgate-registry", "path", DEFAULT_REGISTRY, "local model registry directory"),
+    Option("mlgate_registry", "--mlgate-registry", "registry", DEFAULT_REGISTRY,
+           "model registry: a directory, or mlflow:<tracking URI> (extra: mlflow)"),
     Option("mlgate_deliver", "--mlgate-deliver", "bool", False,
            "package, publish and deploy the candidate model when every gate passed on a complete run"),
     Option("mlgate_seed", "--mlgate-seed", "int", None, "session seed; a random one is chosen when absent",
@@ -124,7 +125,7 @@ class Settings(NamedTuple):
     html: Path | None
     baseline: Path
     update_baseline: bool
-    registry: Path
+    registry: Path | str  # a directory, or "mlflow:<tracking URI>"
     deliver: bool
     seed: int | None
     gate_paths: tuple[GatePath, ...]
@@ -178,7 +179,9 @@ def _convert(opt: Option, raw: Any, from_cli: bool, rootdir: Path) -> Any:
         if opt.choices and text not in opt.choices:
             raise ConfigError(f"{where} = {raw!r}: expected one of {', '.join(opt.choices)}")
         return text
-    if opt.kind == "path":
+    if opt.kind == "registry" and text.startswith("mlflow:"):
+        return text  # a tracking URI, not a path (Path would fold its "//")
+    if opt.kind in ("path", "registry"):
         if not text:
             raise ConfigError(f"{where} is empty; give a file or directory path")
         p = Path(text).expanduser()
@@ -263,6 +266,16 @@ def _check_paths(settings: Settings, from_cli: dict[str, bool]) -> None:
             raise ConfigError(f"{_name(by_ini['mlgate_html'], from_cli['mlgate_html'])} = {settings.html}: {missing}")
     _check_collisions(settings, from_cli)
     registry = settings.registry
+    if isinstance(registry, str):  # mlflow:<tracking URI>: the extra must be installed
+        from pytest_mlgate.delivery.registry_uri import tracking_uri
+        from pytest_mlgate.errors import RegistryError
+
+        try:
+            tracking_uri(registry)
+        except RegistryError as exc:
+            raise ConfigError(f"{_name(by_ini['mlgate_registry'], from_cli['mlgate_registry'])} = "
+                              f"{registry}: {exc}") from None
+        return
     try:
         not_dir = registry.exists() and not registry.is_dir()
     except OSError as exc:

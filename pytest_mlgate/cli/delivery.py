@@ -12,12 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_mlgate.defaults import DEFAULT_REGISTRY
-from pytest_mlgate.delivery.registry import (
-    LocalRegistry,
-    Located,
-    locate_ref,
-    open_verified,
-)
+from pytest_mlgate.delivery.mlflow_registry import MlflowRegistry
+from pytest_mlgate.delivery.registries import locate_ref, open_registry
+from pytest_mlgate.delivery.registry import LocalRegistry, Located, open_verified
+from pytest_mlgate.delivery.registry_uri import is_mlflow
 from pytest_mlgate.errors import MlgateError, VerificationError
 from pytest_mlgate.report.tables import change_between, fmt, fmt_interval, render
 from pytest_mlgate.stats.known_metrics import is_performance_reading
@@ -31,7 +29,8 @@ def register(subparsers: Any) -> None:
         p: argparse.ArgumentParser = subparsers.add_parser(name, help=help_, description=help_)
         if registry:
             p.add_argument("--registry", default=DEFAULT_REGISTRY, metavar="PATH",
-                           help=f"registry directory (default {DEFAULT_REGISTRY})")
+                           help=f"registry directory (default {DEFAULT_REGISTRY}), or "
+                           "mlflow:<tracking URI>")
         return p
 
     p = add("list", "List the models in the registry with their versions and aliases.")
@@ -64,6 +63,8 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if is_mlflow(args.registry):
+        return _list_mlflow(MlflowRegistry(args.registry))
     reg = LocalRegistry(args.registry)
     names = reg.names()
     if not names:
@@ -101,6 +102,28 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(render(["name", "versions", "newest", "aliases"], rows))
     for problem in problems:
         print(f"mlgate: warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def _list_mlflow(reg: MlflowRegistry) -> int:
+    """The registered models with their pytest-mlgate versions and aliases; orphans (a publish
+    that did not complete) are named on stderr."""
+    names = reg.names()
+    if not names:
+        print(f"no models in {reg.uri}")
+        return 0
+    rows = []
+    for name in names:
+        committed = [int(v.version) for v in reg.committed(name)]
+        orphans = reg.orphans(name)
+        if orphans:
+            print(f"mlgate: warning: {name}: version(s) {', '.join(map(str, orphans))} are "
+                  "orphans (registered, publish not completed) and are not loaded; delete them",
+                  file=sys.stderr)
+        aliases = reg.aliases(name)
+        rows.append([name, str(len(committed)), str(committed[-1]) if committed else "-",
+                     ", ".join(f"{a}->{v}" for a, v in aliases.items()) or "-"])
+    print(render(["name", "versions", "newest", "aliases"], rows))
     return 0
 
 
@@ -205,7 +228,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    reg = LocalRegistry(args.registry)
+    reg = open_registry(args.registry)
     reg.promote(args.name, args.version, args.alias)
     print(f"{args.name}@{args.alias} -> version {args.version}")
     return 0

@@ -54,7 +54,8 @@ def load_profile(ref: str, registry: str | None = None) -> Any:
 
 def _load_reference(ref: str, registry: str | None) -> tuple[Any, Path]:
     """The profile and the file it was read from."""
-    from pytest_mlgate.delivery.registry import locate_ref, looks_like_path, open_verified
+    from pytest_mlgate.delivery.registries import locate_ref
+    from pytest_mlgate.delivery.registry import looks_like_path, open_verified
     from pytest_mlgate.delivery.verify import read_manifest
 
     path = Path(ref)

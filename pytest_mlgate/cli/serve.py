@@ -14,9 +14,9 @@ def register(subparsers: Any) -> None:
     help_ = ("Serve a verified artefact over HTTP: GET /ping, /health, /metadata and "
              "POST /invocations.")
     p: argparse.ArgumentParser = subparsers.add_parser("serve", help=help_, description=help_)
-    p.add_argument("ref", metavar="REF", help="name, name@alias, name@VERSION or a path")
+    p.add_argument("ref", metavar="REF", help="name, name@alias, name@VERSION, a path, or models:/NAME@ALIAS")
     p.add_argument("--registry", default=DEFAULT_REGISTRY, metavar="PATH",
-                   help=f"registry directory (default {DEFAULT_REGISTRY})")
+                   help=f"registry directory (default {DEFAULT_REGISTRY}), or mlflow:<tracking URI>")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
                    "0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: a free port, "
@@ -32,10 +32,10 @@ def register(subparsers: Any) -> None:
     help_ = ("Write a container build context (Containerfile, requirements.txt, artifact/) and "
              "kubernetes.yaml that serve a verified artefact.")
     p = subparsers.add_parser("container", help=help_, description=help_)
-    p.add_argument("ref", metavar="REF", help="name, name@alias, name@VERSION or a path")
+    p.add_argument("ref", metavar="REF", help="name, name@alias, name@VERSION, a path, or models:/NAME@ALIAS")
     p.add_argument("outdir", metavar="OUTDIR", help="a new (or empty) directory")
     p.add_argument("--registry", default=DEFAULT_REGISTRY, metavar="PATH",
-                   help=f"registry directory (default {DEFAULT_REGISTRY})")
+                   help=f"registry directory (default {DEFAULT_REGISTRY}), or mlflow:<tracking URI>")
     p.add_argument("--base-image", default=None, metavar="IMAGE",
                    help="base image (default python:X.Y-slim, the artefact's Python version)")
     p.add_argument("--build", default=None, metavar="TAG",

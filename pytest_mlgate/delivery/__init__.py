@@ -5,7 +5,9 @@ Modules by role: ``staging`` (serialize a candidate), ``serialize`` (model and e
 ``artifact`` (layout, names, manifest), ``registry`` (LocalRegistry, references and pins),
 ``verify``, ``signing`` (Ed25519 over the manifest), ``loader`` (``pytest_mlgate.load``),
 ``card`` (README.md), ``deploy`` (commands), ``operation`` (one registry operation's staging
-place, and the reaper), ``pipeline`` (publish, deploy, move the aliases). The command line is
+place, and the reaper), ``pipeline`` (publish, deploy, move the aliases); ``registries``
+(either kind of registry, ``locate_ref``), ``registry_uri``, ``mlflow_registry``,
+``mlflow_model`` and ``mlflow_pyfunc`` (the MLflow Model Registry, extra ``mlflow``). The command line is
 in ``pytest_mlgate.cli``.
 
 The names below are imported on first use, so that checking a setting (``settings`` validates
@@ -24,10 +26,10 @@ if TYPE_CHECKING:
         run_deploy_target,
     )
     from pytest_mlgate.delivery.loader import load
+    from pytest_mlgate.delivery.registries import locate_ref
     from pytest_mlgate.delivery.registry import (
         LocalRegistry,
         PublishedArtifact,
-        locate_ref,
         resolve_ref,
     )
     from pytest_mlgate.delivery.signing import generate_key_pair
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "DeployTarget": "deploy", "parse_deploy_targets": "deploy", "run_deploy_target": "deploy",
     "load": "loader", "LocalRegistry": "registry", "PublishedArtifact": "registry",
-    "locate_ref": "registry", "resolve_ref": "registry", "generate_key_pair": "signing",
+    "locate_ref": "registries", "resolve_ref": "registry", "generate_key_pair": "signing",
     "StagedCandidate": "staging", "stage_candidate": "staging", "verify_artifact": "verify",
 }
 

@@ -74,7 +74,8 @@ def _loading(name: str, model_info: Any, registry: str | None) -> list[str]:
     else:
         lines += [f"    {name + '@latest'!r},",
                   f"    registry={registry!r},  # where it was published"
-                  + (" (from the project root)" if not registry.startswith("/") else "")]
+                  + (" (from the project root)" if not registry.startswith(("/", "mlflow:"))
+                     else "")]
     if trusted:
         lines.append("    trusted=[")
         lines += [f"        {t!r}," for t in trusted]

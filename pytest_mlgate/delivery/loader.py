@@ -32,7 +32,8 @@ def load(ref: str | os.PathLike[str], trusted: Sequence[str] | None = None, *,
     artefact can extend it. A joblib artefact loads only with ``"joblib"`` (or ``"pickle"``)
     in ``trusted``, a pickle artefact only with ``"pickle"``: both run code from the file.
     """
-    from pytest_mlgate.delivery.registry import locate_ref, open_verified
+    from pytest_mlgate.delivery.registries import locate_ref
+    from pytest_mlgate.delivery.registry import open_verified
     from pytest_mlgate.delivery.serialize import (
         EXECUTABLE_FORMATS,
         UntrustedTypesError,

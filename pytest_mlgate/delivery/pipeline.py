@@ -26,12 +26,14 @@ from pytest_mlgate.errors import MlgateError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from pytest_mlgate.delivery.mlflow_registry import MlflowRegistry
+
 OUTPUT_KEPT_CHARS = 4000
 # A deploy step besides the commands: a label for the history, and a callable.
 DeployHook = tuple[str, Callable[[PublishedArtifact], object]]
 
 
-def deliver_candidate(registry: LocalRegistry, staged: StagedCandidate, run: Mapping[str, Any], *,
+def deliver_candidate(registry: LocalRegistry | MlflowRegistry, staged: StagedCandidate, run: Mapping[str, Any], *,
                       targets: Sequence[DeployTarget] = (), hooks: Sequence[DeployHook] = (),
                       aliases: Sequence[str] = (),
                       signing_key: Ed25519PrivateKey | None = None,
@@ -40,6 +42,8 @@ def deliver_candidate(registry: LocalRegistry, staged: StagedCandidate, run: Map
     """Publish ``staged``, run every deploy step, then move ``aliases`` to the new version.
     A target ``serve-check`` is the built-in check of the served model (serve/check.py), with
     ``serve_latency_p95_ms`` as its budget.
+
+    ``registry`` is the local registry or an MLflow one (mlflow_registry.py): the same order.
 
     Returns the report entry and None on success, or the entry so far and a message saying
     what happened and what did not. Raises what ``publish`` raises when nothing was published.

@@ -698,16 +698,7 @@ class LocalRegistry:
     def move_aliases(self, name: str, version: int, aliases: Sequence[str]) -> None:
         """Point every alias in ``aliases`` at ``version`` as one operation: all move and are
         logged, or none does (RegistryError saying which)."""
-        validate_name(name)
-        if not isinstance(version, int) or isinstance(version, bool) or not VERSION.match(
-                str(version)):
-            raise RegistryError(f"version must be a version number (an int such as 3), got "
-                                f"{version!r:.60} ({type(version).__name__}).")
-        wanted = list(dict.fromkeys(validate_alias(a) for a in aliases))
-        if LATEST in wanted:
-            raise RegistryError(f"alias {LATEST!r} always follows the newest published version of "
-                                f"{name!r} and cannot be moved by hand; promote another alias "
-                                "(such as production) instead.")
+        wanted = alias_request(name, version, aliases)
         if not wanted:
             return
         base = self._prepare()
@@ -1042,6 +1033,23 @@ class LocalRegistry:
         for event in events[done:]:
             _append(history, event)
         self._write_aliases(name, events)
+
+
+def alias_request(name: str, version: Any, aliases: Sequence[str]) -> list[str]:
+    """The aliases to move (validated, each once) for moving ``aliases`` of ``name`` to
+    ``version``; RegistryError for a version that is not an int version number or for
+    ``latest``, which always follows the newest published version."""
+    validate_name(name)
+    if not isinstance(version, int) or isinstance(version, bool) or not VERSION.match(
+            str(version)):
+        raise RegistryError(f"version must be a version number (an int such as 3), got "
+                            f"{version!r:.60} ({type(version).__name__}).")
+    wanted = list(dict.fromkeys(validate_alias(a) for a in aliases))
+    if LATEST in wanted:
+        raise RegistryError(f"alias {LATEST!r} always follows the newest published version of "
+                            f"{name!r} and cannot be moved by hand; promote another alias "
+                            "(such as production) instead.")
+    return wanted
 
 
 def _append(history: Path, event: Mapping[str, Any]) -> None:

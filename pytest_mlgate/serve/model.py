@@ -96,7 +96,8 @@ def load_served(ref: str, *, registry: str | os.PathLike[str] | None,
     VerificationError or RegistryError naming what is wrong."""
     from pytest_mlgate.delivery.card import metric_rows, trusted_for_load
     from pytest_mlgate.delivery.loader import load
-    from pytest_mlgate.delivery.registry import locate_ref, open_verified
+    from pytest_mlgate.delivery.registries import locate_ref
+    from pytest_mlgate.delivery.registry import open_verified
     from pytest_mlgate.strict_json import loads
 
     located = locate_ref(ref, registry, registry_option="--registry PATH")
