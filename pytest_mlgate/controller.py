@@ -50,7 +50,8 @@ class Controller:
         self.collected: set[str] = set()
         self.finished: set[str] = set()
         self.ungated_failed: set[str] = set()  # node ids: a test can fail in call and teardown
-        self.collection_errors: set[str] = set()  # a set: every xdist worker reports the same error
+        # node id -> the error in one line; a mapping: every xdist worker reports the same error
+        self.collection_errors: dict[str, str] = {}
         self.deselected: dict[str, int] = {}  # gate -> gated tests deselected (-k, -m, ...)
         self.crashed_workers: list[str] = []
         self.interrupted = False
@@ -111,7 +112,7 @@ class Controller:
         if usage_error:  # a pytest-xdist worker's usage error (plugin.pytest_collection_modifyitems)
             self.usage_error = str(usage_error)
         elif report.failed:
-            self.collection_errors.add(report.nodeid or "<session>")
+            self.collection_errors[report.nodeid or "<session>"] = _error_line(report)
 
     # The session object is registered as a plugin on the controller in gate mode, so these
     # hooks cost nothing when gate mode is off.
@@ -121,7 +122,9 @@ class Controller:
         self.observe_collect(report)
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
-        self.interrupted = True
+        # pytest stops after a collection error by raising Session.Interrupted, a KeyboardInterrupt
+        if not (self.collection_errors and excinfo.errisinstance(pytest.Session.Interrupted)):
+            self.interrupted = True
 
     def add_collected(self, nodeids: Iterable[str]) -> None:
         self.collected.update(nodeids)
@@ -151,11 +154,17 @@ class Controller:
             reasons.append("--collect-only ran no test")
         not_run = self.collected - self.finished
         stopped = self._stopped_by(exitstatus)
+        # pytest runs nothing after a collection error (exit status 2, not an interrupt or -x)
+        collection_stop = bool(self.collection_errors) and exitstatus == pytest.ExitCode.INTERRUPTED \
+            and not self.interrupted
         if stopped:
             reasons.append(f"{stopped} stopped the run before any test ran")
+        elif collection_stop and not getattr(opt, "collectonly", False):
+            reasons.append(f"{len(not_run)} collected test(s) did not run: pytest stops after a collection "
+                           "error (--continue-on-collection-errors runs the others)")
         elif not_run and not getattr(opt, "collectonly", False):
             reasons.append(f"{len(not_run)} collected test(s) did not run (-x/--maxfail or an interrupt)")
-        if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
+        if self.interrupted or (exitstatus == pytest.ExitCode.INTERRUPTED and not collection_stop):
             reasons.append("the run was interrupted")
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
             reasons.append("pytest hit an internal error")
@@ -266,6 +275,9 @@ class Controller:
         stopped = self._stopped_by(exitstatus)
         if stopped:
             failures.append(self.usage_error or f"pytest exit status {int(exitstatus)}: {stopped} stopped the run")
+        # A collection error is why a gate saw no test: say so first, with the error, rather
+        # than leaving "required gate, but no test ran" to explain it.
+        failures.extend(f"collection error in {nodeid}: {line}" for nodeid, line in self.collection_errors.items())
         for g in GATES:
             c = counts[g]
             is_req = g in required
@@ -281,6 +293,8 @@ class Controller:
                     verdict, reason = "not_run", f"{stopped} stopped the run"
                 elif unselected:
                     verdict, reason = "not_run", unselected
+                elif is_req and self.collection_errors:
+                    verdict, reason = "fail", f"required gate, but no test ran: {self._collection_failed()}"
                 elif is_req:
                     verdict, reason = "fail", "required gate, but no test ran"
                 else:
@@ -320,6 +334,11 @@ class Controller:
         )
         return self.result
 
+    def _collection_failed(self) -> str:
+        names = list(self.collection_errors)
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        return f"collection failed in {', '.join(names[:3])}{more}"
+
     def candidates(self, local: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = list(local)
         for data in self.worker_data:
@@ -348,3 +367,12 @@ class Controller:
             collect_only=bool(getattr(config.option, "collectonly", False)),
             verdict_hook=lambda r: hook.pytest_mlgate_verdict(config=config, result=r),
             deploy_hook=deploy_hook)
+
+
+def _error_line(report: pytest.CollectReport) -> str:
+    """A collection error in one line: the exception pytest shows last ("E   ModuleNotFoundError:
+    ..."), else the report's last line, at most 300 characters."""
+    lines = [line.strip() for line in (report.longreprtext or "").splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    line = (errors or lines or ["(no message)"])[-1]
+    return line if len(line) <= 300 else line[:299] + "…"

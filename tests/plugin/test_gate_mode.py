@@ -132,6 +132,28 @@ def test_collection_error_marks_run_incomplete(pytester: pytest.Pytester, run) -
     assert load_report(pytester.path / "r.json")["run"]["complete"] is False
 
 
+@pytest.mark.both_modes
+def test_a_collection_error_is_named_first_not_hidden_behind_empty_gates(pytester: pytest.Pytester, run) -> None:
+    """Every gate read "required gate, but no test ran", the run "was interrupted" and tests "did
+    not run (-x/--maxfail or an interrupt)": nothing named the file that failed to import, or
+    why (new-user trial of the HTML report)."""
+    pytester.makepyfile(test_ok=ALL_GATES, test_broken="import no_such_module_here\n")
+    result = run("--mlgate", "--mlgate-report", "r.json")
+    report = load_report(pytester.path / "r.json")
+    assert report["failures"][0] == ("collection error in test_broken.py: "
+                                     "ModuleNotFoundError: No module named 'no_such_module_here'")
+    reasons = report["run"]["incomplete_reasons"]
+    assert "the run was interrupted" not in reasons
+    assert not any("-x/--maxfail" in r for r in reasons), reasons
+    if result.ret == pytest.ExitCode.INTERRUPTED:  # plain pytest runs nothing after the error
+        assert any("pytest stops after a collection error" in r for r in reasons), reasons
+    for name in GATES:  # pytest-xdist's workers may run the other tests
+        gate = report["gates"][name]
+        assert gate["verdict"] == "pass" or "collection failed in test_broken.py" in gate["reason"], gate
+    result.stdout.fnmatch_lines(["*failed: collection error in test_broken.py: ModuleNotFoundError*"])
+    assert result.ret != 0 and report["verdict"] == "fail"
+
+
 def test_last_failed_marks_run_incomplete(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ALL_GATES.replace("assert 1 + 1 == 2", "assert 1 + 1 == 3"))
     run_pytest(pytester, cache=True)  # --lf reads what this run left in the cache
