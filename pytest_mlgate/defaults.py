@@ -6,3 +6,5 @@ PYTEST_DONT_REWRITE: loaded on every pytest run; its asserts need no rewriting.
 
 DEFAULT_BASELINE = ".mlgate/baseline.json"
 DEFAULT_REGISTRY = ".mlgate/registry"
+# The last verdict of each notification state key (ini mlgate_notify_on = change).
+DEFAULT_NOTIFY_STATE = ".mlgate/notify-state.json"

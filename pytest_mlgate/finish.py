@@ -61,7 +61,27 @@ def finish_run(result: RunResult, settings: Settings, *, exitstatus: int, candid
             status = EXIT_TESTS_FAILED
         result.conclude(int(status))
         status = write_reports(settings, result, int(status), can_fail=can_fail)
+        if can_fail and settings.notify:
+            result.notifications = notify(settings, result, rootpath)
     return int(status)
+
+
+def notify(settings: Settings, result: RunResult, rootpath: Path) -> list[Any]:
+    """Send the run's notification (docs/notifications.md), once the reports are written so
+    that it can point at the JSON report. Returns the outcomes for the terminal summary; a
+    target that failed never changes the verdict or the exit status."""
+    from pytest_mlgate.notify import NotifyConfig, Outcome, send_all
+    from pytest_mlgate.notify.ci import ci_notification
+
+    try:
+        cfg = NotifyConfig.from_ini(lambda key: getattr(settings, key.removeprefix("mlgate_")), rootpath)
+        report = settings.report
+        written = report is not None and report.is_file()
+        n = ci_notification(result.to_json(), project=rootpath.name,
+                            report_path=str(report) if written else None)
+        return list(send_all(n, cfg))
+    except Exception as exc:  # the run's verdict stands whatever happens here
+        return [Outcome("mlgate_notify", False, f"{type(exc).__name__}: {exc}")]
 
 
 BASELINE_STATUSES = ("not_requested", "written", "refused", "failed")

@@ -638,3 +638,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         elif "NOT COMPARED" in line:
             markup = {"yellow": True}
         terminalreporter.write_line(line, **markup)
+    for outcome in controller.result.notifications:  # a failed target never fails the run
+        terminalreporter.write_line(f"mlgate: {outcome}", **({} if outcome.ok else {"yellow": True}))

@@ -98,6 +98,7 @@ class RunResult:
         self.failures = failures
         self.baseline: dict[str, Any] = {}
         self.delivery: dict[str, Any] | None = None
+        self.notifications: list[Any] = []  # notify.Outcome of each target, for the terminal
         self.ungated_failures = ungated_failures
         self.rootpath = rootpath
         self._provenance: dict[str, Any] | None = None

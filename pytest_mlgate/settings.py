@@ -101,6 +101,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("mlgate_aliases", None, "lines", [], "registry aliases to move to a delivered version (besides latest)"),
     Option("mlgate_signing_key", None, "str", None,
            "Ed25519 private key that signs delivered artefacts: a PEM file path, or env:VARIABLE (never the key itself)"),
+    Option("mlgate_notify", None, "lines", [],
+           "notification targets, one per line: webhook URL, slack URL or email ADDRESS (URL may be env:VARIABLE)"),
+    Option("mlgate_notify_on", None, "choice", "failure", "when to notify: failure, always, or change (the verdict changed)",
+           choices=("failure", "always", "change")),
+    Option("mlgate_smtp_host", None, "str", None, "SMTP server for email targets", shown="localhost"),
+    Option("mlgate_smtp_port", None, "int", None, "SMTP port (465: implicit TLS; else STARTTLS when offered)",
+           shown="25"),
+    Option("mlgate_smtp_from", None, "str", None, "sender address of notification e-mails",
+           shown="pytest-mlgate@HOSTNAME"),
+    Option("mlgate_on_degraded", None, "str", None,
+           "command mlgate monitor runs when its verdict is not healthy (JSON argv list or shell-like words; no shell)"),
     # None: check_drift's own defaults apply (docs/drift.md), kept with the drift statistics.
     Option("mlgate_drift_alpha", None, "float", None, "significance level of drift tests",
            shown=_DRIFT_DEFAULT),
@@ -148,6 +159,12 @@ class Settings(NamedTuple):
     serve_latency_p95_ms: float | None
     aliases: tuple[str, ...]
     signing_key: str | None
+    notify: tuple[str, ...]
+    notify_on: str
+    smtp_host: str | None
+    smtp_port: int | None
+    smtp_from: str | None
+    on_degraded: str | None
     drift_alpha: float | None
     drift_numeric_threshold: float | None
     drift_categorical_threshold: float | None
@@ -374,16 +391,26 @@ def _validate(v: dict[str, Any], from_cli: dict[str, bool]) -> Settings:
         benchmark_threads=threads,
         deploy=tuple(v["mlgate_deploy"]),
         aliases=tuple(v["mlgate_aliases"]),
+        notify=tuple(v["mlgate_notify"]),
     )
     settings = Settings(**fields)
     _check_paths(settings, from_cli)
     _check_delivery(settings)
+    _check_notify(settings)
     if (settings.update_baseline or settings.deliver) and not settings.gate_mode:
         key = "mlgate_update_baseline" if settings.update_baseline else "mlgate_deliver"
         flag = "--mlgate-update-baseline" if settings.update_baseline else "--mlgate-deliver"
         where = flag if from_cli.get(key) else f"ini {key} = true"
         raise ConfigError(f"{where} needs gate mode: add --mlgate (or ini mlgate = true)")
     return settings
+
+
+def _check_notify(settings: Settings) -> None:
+    """Notification targets and the retraining command are checked at start-up."""
+    if settings.notify or settings.on_degraded or settings.smtp_port is not None:
+        from pytest_mlgate.notify.config import NotifyConfig
+
+        NotifyConfig.from_ini(lambda key: getattr(settings, key.removeprefix("mlgate_")), Path("."))
 
 
 def _check_delivery(settings: Settings) -> None:
