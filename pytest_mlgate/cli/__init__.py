@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pytest_mlgate.cli.delivery",
     "pytest_mlgate.cli.baseline",
     "pytest_mlgate.cli.drift",
+    "pytest_mlgate.cli.monitor",
     "pytest_mlgate.report.command",
     "pytest_mlgate.cli.serve",
 )

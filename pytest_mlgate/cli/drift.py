@@ -49,22 +49,24 @@ def load_profile(ref: str, registry: str | None = None) -> Any:
     must look like paths: ``./profile.json``), an artefact directory, or a registry reference
     (``name``, ``name@alias``, ``name@version``) resolved in ``registry``. An artefact is
     verified (files and pinned id) and the profile is read from the very bytes verified."""
-    return _load_reference(ref, registry)[0]
+    return load_reference(ref, registry)[0]
 
 
-def _load_reference(ref: str, registry: str | None) -> tuple[Any, Path]:
-    """The profile and the file it was read from."""
+def load_reference(ref: str, registry: str | None
+                   ) -> tuple[Any, Path, tuple[dict[str, Any], int | None] | None]:
+    """The profile, the file it was read from, and the verified manifest of the artefact it came
+    from with its registry version (None for a bare profile.json; version None for a path)."""
     from pytest_mlgate.delivery.registries import locate_ref
     from pytest_mlgate.delivery.registry import looks_like_path, open_verified
     from pytest_mlgate.delivery.verify import read_manifest
 
     path = Path(ref)
     if looks_like_path(ref) and path.is_file():
-        return _parse_profile(path, _read_bytes(path)), path
+        return _parse_profile(path, _read_bytes(path)), path, None
     if looks_like_path(ref) and path.is_dir() and not (path / "manifest.json").is_file():
         if (path / PROFILE_FILE).is_file():
             return _parse_profile(path / PROFILE_FILE, _read_bytes(path / PROFILE_FILE)), \
-                path / PROFILE_FILE
+                path / PROFILE_FILE, None
         raise DriftError(f"{ref!r} is a directory with neither manifest.json nor {PROFILE_FILE}; "
                          "pass an artefact directory, a registry reference or a profile.json.")
     located = locate_ref(ref, registry)
@@ -74,7 +76,7 @@ def _load_reference(ref: str, registry: str | None) -> tuple[Any, Path]:
                          "mlgate.candidate(...) so the reference profile is stored.")
     verified = open_verified(located, read=[PROFILE_FILE])
     source = located.path / PROFILE_FILE
-    return _parse_profile(source, verified.files[PROFILE_FILE]), source
+    return _parse_profile(source, verified.files[PROFILE_FILE]), source, (dict(verified.manifest), located.version)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -173,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         [(f"the reference {args.reference}", args.reference), (f"the data file {args.data}", args.data)])
     if problem:
         raise ConfigError(problem)
-    prof, source = _load_reference(args.reference, args.registry)
+    prof, source, _ = load_reference(args.reference, args.registry)
     current = read_table(args.data)
     kwargs: dict[str, Any] = {}
     for key in ("alpha", "numeric_threshold", "categorical_threshold"):
