@@ -13,6 +13,10 @@ from pytest_mlgate.errors import RegistryError
 MLFLOW_PREFIX = "mlflow:"
 MODELS_PREFIX = "models:/"
 INSTALL_HINT = "pip install 'pytest-mlgate[mlflow]'"
+#: The schemes of a tracking URI MLflow's client accepts (a "+driver" suffix aside); a typo such
+#: as "htp" surfaced as a KeyError traceback from MLflow's store registry (attacker trial).
+TRACKING_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks",
+                    "databricks-uc", "uc")
 
 
 def is_mlflow(registry: Any) -> bool:
@@ -32,6 +36,11 @@ def tracking_uri(registry: str) -> str:
     if not uri:
         raise RegistryError(f"registry {registry!r} names no tracking server; write "
                             "mlflow:<tracking URI>, such as mlflow:http://127.0.0.1:5000.")
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if "://" in uri or uri.startswith("file:") else ""
+    if scheme and scheme not in TRACKING_SCHEMES:
+        raise RegistryError(f"registry {registry!r}: {scheme!r} is not a tracking URI scheme MLflow "
+                            f"knows; write one of {', '.join(s + ':' for s in TRACKING_SCHEMES)} "
+                            "(for example mlflow:http://127.0.0.1:5000) or a directory.")
     mlflow_missing(registry)
     return uri
 

@@ -258,6 +258,12 @@ def test_a_tampered_artefact_is_refused(server: Server, tmp_path: Path) -> None:
         pytest_mlgate.load("tampered", registry=server.registry)
     verify = _cli("verify", "models:/tampered/1", "--registry", server.registry)
     assert verify.returncode == 1 and "FAILED" in verify.stdout and "Traceback" not in verify.stderr
+    # MLflow's loader sees a directory, not the version's tag: the pin comes from the consumer
+    # (model_config or MLGATE_EXPECT_ID), and then the re-hashed manifest is refused (attacker trial).
+    pinned = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "MLFLOW_TRACKING_URI": server.uri,
+                                 "MLGATE_EXPECT_ID": out.artifact_id}, check=False)
+    assert pinned.returncode != 0 and out.artifact_id in pinned.stderr, pinned.stderr[-2000:]
 
 
 # -- what is not there, or not ours ------------------------------------------------------------
@@ -305,6 +311,16 @@ def test_an_unreachable_server_is_named(tmp_path: Path) -> None:
     cli = _cli("verify", "models:/iris@production", "--registry", f"mlflow:{uri}")
     assert cli.returncode == 2 and f"{uri} is unreachable" in cli.stderr
     assert "Traceback" not in cli.stderr
+
+
+def test_a_tracking_uri_with_a_mistyped_scheme_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """mlflow:htp://... ended in a KeyError traceback from MLflow's store registry, on the
+    command line and in a gate-mode run (attacker trial)."""
+    cli = _cli("show", "iris", "--registry", "mlflow:htp://127.0.0.1:5977")
+    assert cli.returncode == 2 and "'htp' is not a tracking URI scheme" in cli.stderr, cli.stderr
+    assert "Traceback" not in cli.stderr
+    with pytest.raises(RegistryError, match="'htp' is not a tracking URI scheme"):
+        pytest_mlgate.load("iris", registry="mlflow:htp://127.0.0.1:5977")
 
 
 def test_without_mlflow_an_mlflow_registry_says_how_to_install_it(
