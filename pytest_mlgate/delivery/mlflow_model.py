@@ -21,6 +21,8 @@ from typing import Any
 
 ARTIFACT_DIR = "artifact"
 LOADER_MODULE = "pytest_mlgate.delivery.mlflow_pyfunc"
+#: What mlflow.pyfunc.load_model(..., model_config=...) may set, with the values that mean unset.
+CONSUMER_CONFIG = {"trusted": [], "expect_id": "", "public_key": ""}
 # The distributions loading needs, besides the model's own library (from the manifest).
 _ALWAYS = ("pytest-mlgate", "mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy",
            "cryptography", "filelock")
@@ -40,8 +42,11 @@ def write_mlflow_model(model_dir: Path, environment: Mapping[str, Any]) -> None:
         f"python: {python}\nbuild_dependencies:\n  - pip\ndependencies:\n"
         "  - -r requirements.txt\n", encoding="utf-8")
     model = Model()
+    # The keys a consumer may set with load_model(..., model_config=...): MLflow passes only the
+    # keys the MLmodel declares and drops every other with a warning (new-user trial: the pin
+    # and the trusted types were silently ignored).
     add_to_model(model, loader_module=LOADER_MODULE, data=ARTIFACT_DIR,  # type: ignore[no-untyped-call]
-                 python_env="python_env.yaml")
+                 python_env="python_env.yaml", model_config=dict(CONSUMER_CONFIG))
     model.save(str(model_dir / "MLmodel"))
 
 

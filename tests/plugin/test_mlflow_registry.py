@@ -220,12 +220,21 @@ def test_mlflow_pyfunc_load_model_predicts_as_the_model_that_was_tested(
         "import mlflow, json\n"
         "from sklearn.datasets import load_iris\n"
         "X, _ = load_iris(return_X_y=True, as_frame=True)\n"
+        "try:\n"
+        "    mlflow.pyfunc.load_model('models:/iris@production', model_config={'expect_id': 'sha256:' + '0' * 64})\n"
+        "    print('LOADED with a wrong pin')\n"
+        "except Exception as exc:\n"
+        "    print('REFUSED', exc)\n"
         "m = mlflow.pyfunc.load_model('models:/iris@production')\n"
         "print(json.dumps([int(p) for p in m.predict(X)]))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "MLFLOW_TRACKING_URI": server.uri}, timeout=300,
                          check=False)
     assert out.returncode == 0, out.stderr
+    # MLflow passes only the model_config keys the MLmodel declares; the pin was dropped with a
+    # warning and the model loaded (new-user trial).
+    assert "REFUSED" in out.stdout and "0000000000" in out.stdout, out.stdout + out.stderr
+    assert "were ignored" not in out.stderr, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == published.model.predict(
         published.X).tolist()
 
