@@ -233,11 +233,15 @@ def write_context(ref: str, outdir: str | os.PathLike[str], *,
     from pytest_mlgate.strict_json import loads
 
     out = Path(outdir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise ServeError(f"OUTDIR {os.fspath(outdir)!r} is a file, not a directory; give a new path, "
+                         "so nothing of yours is overwritten.")
+    if out.exists() and any(out.iterdir()):
         raise ServeError(f"OUTDIR {os.fspath(outdir)!r} exists and is not an empty directory; "
                          "give a new path, so nothing of yours is overwritten.")
-    if not out.parent.is_dir():
-        raise ServeError(f"the directory {os.fspath(out.parent)!r} for OUTDIR does not exist.")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ServeError(f"{os.fspath(parent)!r} in OUTDIR {os.fspath(outdir)!r} is a file, not a directory.")
     located = locate_ref(ref, registry)
     verified = open_verified(located, read=["environment.json", "run.json"])
     manifest = verified.manifest
@@ -254,6 +258,11 @@ def write_context(ref: str, outdir: str | os.PathLike[str], *,
     memory, peak = memory_mib(run if isinstance(run, dict) else {})
     version = located.version
     image = tag or f"{name.lower()}:{version if version is not None else 'latest'}"
+    try:  # as `mkdir -p`: the docs' `mlgate container NAME build/NAME` on a fresh project
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServeError(f"cannot create the directory {os.fspath(out.parent)!r} for OUTDIR: "
+                         f"{exc.strerror or exc}") from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a context is not

@@ -123,6 +123,19 @@ def test_an_existing_outdir_is_never_overwritten(registry: Path, tmp_path: Path)
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
 
+def test_outdir_parents_are_made_and_a_file_is_named_as_a_file(registry: Path, tmp_path: Path) -> None:
+    """The docs' `mlgate container NAME build/NAME` failed on a fresh project (no build/), and a
+    file as OUTDIR was called "not an empty directory" (new-user and attacker trials)."""
+    proc = container("breast-cancer", str(tmp_path / "build" / "bc"), "--registry", str(registry))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "build" / "bc" / "Containerfile").is_file()
+    (tmp_path / "afile").write_text("keep")
+    for target in (tmp_path / "afile", tmp_path / "afile" / "ctx"):
+        proc = container("breast-cancer", str(target), "--registry", str(registry))
+        assert proc.returncode == 2 and "is a file, not a directory" in proc.stderr, proc.stderr
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
 def test_build_without_a_builder_says_so_and_writes_nothing(registry: Path, tmp_path: Path) -> None:
     env = dict(os.environ, PATH=str(tmp_path / "empty-bin"))
     proc = container("breast-cancer", str(tmp_path / "ctx"), "--registry", str(registry),
