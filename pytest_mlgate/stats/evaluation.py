@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from pytest_mlgate.errors import DataError, ModelError
 from pytest_mlgate.measurement import Comparison, Measurement
+from pytest_mlgate.stats.known_metrics import value_range
 from pytest_mlgate.stats.metrics import MetricSpec, Samples, estimate, resolve, subset
 
 _NEEDS_PROBA_FIX = (
@@ -545,4 +546,9 @@ def _measure(
     full = {"direction": spec.direction, **info, **est.info}
     if spec.family == "confusion" and "classes" in s and len(s["classes"]) == 2:
         full["pos_label"] = str(s["classes"][-1])
-    return Measurement(name or spec.name, est.value, est.low, est.high, level, n, est.method, full)
+    low, high = est.low, est.high
+    bounds = value_range(spec.name)
+    if bounds is not None:  # the true value lies in the range, so cutting there loses no coverage
+        low = max(low, bounds[0]) if low == low else low
+        high = min(high, bounds[1]) if high == high else high
+    return Measurement(name or spec.name, est.value, low, high, level, n, est.method, full)

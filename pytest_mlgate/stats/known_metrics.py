@@ -78,6 +78,27 @@ def _table() -> dict[str, MetricInfo]:
 
 METRICS: dict[str, MetricInfo] = _table()
 
+_UNIT = re.compile(r"(accuracy|balanced_accuracy|top_k_accuracy|precision|recall|f1|jaccard|roc_auc|"
+                   r"average_precision)(_(micro|macro|weighted|samples|ovr|ovo|ovr_weighted|ovo_weighted))?$"
+                   r"|brier_score|error_rate|zero_one_loss|hamming_loss|ece|rand_score|homogeneity_score|"
+                   r"completeness_score|v_measure_score|fowlkes_mallows_score|normalized_mutual_info_score$")
+_NON_NEGATIVE = {"log_loss", "mse", "mae", "rmse", "mean_squared_error", "mean_absolute_error",
+                 "root_mean_squared_error", "median_absolute_error", "mean_absolute_percentage_error",
+                 "max_error"}
+_PLUS_MINUS_ONE = {"matthews_corrcoef", "cohen_kappa"}
+
+
+def value_range(name: str) -> tuple[float, float] | None:
+    """The values a known metric can take, when it is bounded: an interval that runs past them
+    (a normal interval of an AUC of 0.9997 reaching 1.001) is cut at them."""
+    if _UNIT.fullmatch(name):
+        return 0.0, 1.0
+    if name in _NON_NEGATIVE:
+        return 0.0, float("inf")
+    if name in _PLUS_MINUS_ONE:
+        return -1.0, 1.0
+    return None
+
 # Readable names users type for scikit-learn's scorer names (lower-is-better spelled plainly).
 ALIASES: dict[str, str] = {
     "mse": "mean_squared_error",

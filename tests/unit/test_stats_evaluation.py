@@ -398,3 +398,22 @@ def test_a_model_listing_its_classes_in_any_order_gets_the_same_values(
         assert b.get("roc_auc").value == pytest.approx(roc_auc_score(y == max(y), p))
         assert b.get("average_precision").value == pytest.approx(
             average_precision_score(y == max(y), p))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 5])
+def test_an_interval_never_runs_past_the_values_a_metric_can_take(seed: int) -> None:
+    """A one-vs-rest AUC of 0.9978 had the interval [0.9911, 1.0016] (new-user trial, on wine): a
+    normal interval near a bound. It is cut at the metric's range, which loses no coverage."""
+    from sklearn.datasets import load_wine
+
+    from pytest_mlgate.stats.known_metrics import value_range
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X_fit, X_held, y_fit, y_held = train_test_split(X, y, test_size=0.5, random_state=seed)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X_fit, y_fit)
+    names = ["roc_auc_ovr", "roc_auc_ovr_weighted", "f1_macro", "accuracy", "log_loss", "matthews_corrcoef"]
+    result = evaluate(model, X_held, y_held, names)
+    for m in result.measurements:
+        low, high = value_range(m.name) or (-np.inf, np.inf)
+        assert low <= m.low <= m.value <= m.high <= high, (m.name, m.low, m.value, m.high)
+    assert result.get("roc_auc_ovr").high == 1.0 or seed not in (0, 5)
